@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One setup step for the controller: Debian packages the sandbox needs, and the
+# project virtualenv with pinned Python dependencies. Safe to re-run: it only
+# does work when something is missing or a pin changed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+venv="$repo/.venv"
+apt_packages=(debootstrap systemd-container openssh-client iproute2 util-linux tar sqlite3)
+
+need_apt=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if ((${#need_apt[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages ${need_apt[*]}; run as root (sudo make setup) or apt-get install them" >&2
+    exit 2
+  fi
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# The machine's python3 may be a pyenv shim; pick a real interpreter explicitly.
+python=${SHIPIT_PYTHON:-$(command -v python3.11 || command -v python3)}
+stamp="$venv/.requirements.sha256"
+wanted=$(cat "$repo/requirements/controller.txt" "$repo/requirements/controller.lock" | sha256sum | cut -d' ' -f1)
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+  echo "setup: .venv is up to date"
+else
+  echo "setup: creating .venv with $("$python" --version)"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip==25.3
+  "$venv/bin/pip" install -q -r "$repo/requirements/controller.txt" -c "$repo/requirements/controller.lock"
+  echo "$wanted" > "$stamp"
+fi
+
+# ansible-test sanity wants get-pip from a host we cannot reach; it looks for a
+# cached copy first. This stand-in bootstraps pip with ensurepip and keeps the
+# machine's pip settings (ensurepip clears PIP_* variables, so pass them on).
+cache="$HOME/.ansible/test/cache"
+mkdir -p "$cache"
+install -m 0644 "$repo/scripts/get_pip_standin.py" "$cache/get_pip_24_2.py"
