@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TypeVar
 
-from . import inventory, machine
+from . import inventory, machine, standin
 from .errors import SandboxError
 from .layout import (
     HOST_STATE_DIR,
@@ -48,6 +48,7 @@ def up(count: int) -> int:
         cached_root = ensure_cached_root(say)
         public_key = ensure_ssh_key()
         add_service_address()
+        say(standin.start())
         surplus = [host for host in machine.known_hosts() if host.index > count]
         _stop_hosts(surplus)
         for host in surplus:
@@ -73,6 +74,9 @@ def down() -> int:
     with exclusive_lock():
         hosts = machine.known_hosts()
         _stop_hosts(hosts)
+        stopped = standin.stop()
+        if stopped:
+            say(stopped)
         remove_service_address()
         inventory.remove()
         machine.remove_cgroup_group()
@@ -88,6 +92,8 @@ def down() -> int:
 def status() -> int:
     """One line per known host; exit 0 if all are up and reachable, 3 if none is, else 1."""
     hosts = machine.known_hosts()
+    pid = standin.running_pid()
+    say(f"cytube stand-in: running (pid {pid})" if pid else "cytube stand-in: not running")
     if not hosts:
         say("sandbox is down: no hosts")
         return EXIT_ALL_DOWN
