@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Build the reference bot's wheel with a given version and print its path:
+#   examples/build-wheel.sh VERSION OUTDIR
+# Uses the controller venv's setuptools (no download); PYTHON overrides the interpreter.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+python=${PYTHON:-"$here/../.venv/bin/python"}
+exec "$python" "$here/build_wheel.py" "$@"
