@@ -31,7 +31,7 @@ if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]];
 else
   echo "setup: creating .venv with $("$python" --version)"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip==25.3
+  "$venv/bin/pip" install -q --upgrade pip==23.2.1
   "$venv/bin/pip" install -q -r "$repo/requirements/controller.txt" -c "$repo/requirements/controller.lock"
   echo "$wanted" > "$stamp"
 fi
