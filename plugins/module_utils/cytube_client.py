@@ -1,0 +1,615 @@
+# -*- coding: utf-8 -*-
+# Copyright: cytube.shipit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Client side of CyTube's protocol, as a user (or a health probe) sees it.
+
+Small, typed pieces that modules of cytube.shipit share:
+
+* name rules (channel and user names), probe tokens, chat text decoding;
+* the ``/socketconfig/<channel>.json`` lookup and the choice of a server entry;
+* :class:`CytubeSession`, one python-socketio connection whose events are queued,
+  in arrival order and time-stamped, for a caller that waits with deadlines.
+
+Protocol facts used here are in ``CYTUBE_PROTOCOL.md`` (shared design notes).
+python-socketio is optional at import time so that modules can report a missing
+library with ``missing_required_lib`` instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import html
+import http.client
+import ipaddress
+import json
+import queue
+import re
+import secrets
+import ssl
+import threading
+import time
+import traceback
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
+from urllib.parse import quote, urlsplit
+
+try:
+    import engineio
+    import socketio
+
+    HAS_SOCKETIO = True
+    SOCKETIO_IMPORT_ERROR: Optional[str] = None
+except ImportError:  # pragma: no cover - exercised by ansible-test sanity import
+    engineio = None
+    socketio = None
+    HAS_SOCKETIO = False
+    SOCKETIO_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import websocket  # websocket-client: the websocket transport of engineio
+
+    WEBSOCKET_CLIENT_VERSION: Optional[str] = getattr(websocket, "__version__", None)
+    HAS_WEBSOCKET_CLIENT = True
+    WEBSOCKET_IMPORT_ERROR: Optional[str] = None
+except ImportError:  # pragma: no cover - exercised by ansible-test sanity import
+    websocket = None
+    WEBSOCKET_CLIENT_VERSION = None
+    HAS_WEBSOCKET_CLIENT = False
+    WEBSOCKET_IMPORT_ERROR = traceback.format_exc()
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------- names
+
+#: ``src/utilities.js`` isValidChannelName; ``\w`` is ASCII only in CyTube.
+CHANNEL_NAME_RE = re.compile(r"^[\w-]{1,30}$", re.ASCII)
+#: ``src/user.js`` login: user names (guest and registered).
+USER_NAME_RE = re.compile(r"^[\w-]{1,20}$", re.ASCII)
+#: ``max-chat-message-length`` default; longer messages are cut.
+MAX_CHAT_LENGTH = 320
+#: CyTube's chat markup filters turn these characters into HTML, so a token
+#: must avoid them to come back verbatim.
+MARKUP_CHARS = frozenset("_*~`")
+
+#: added to a library's own timeout before the probe gives up on the call
+DEADLINE_SLACK_S = 0.5
+#: a socketconfig document is a few hundred bytes
+MAX_SOCKETCONFIG_BYTES = 65536
+
+CHANNEL_RULE = "1-30 characters from a-z, A-Z, 0-9, '-' and '_'"
+USER_RULE = "1-20 characters from a-z, A-Z, 0-9, '-' and '_'"
+
+
+def valid_channel_name(name: str) -> bool:
+    """True when CyTube accepts ``name`` as a channel name."""
+    return bool(CHANNEL_NAME_RE.match(name or ""))
+
+
+def valid_user_name(name: str) -> bool:
+    """True when CyTube accepts ``name`` as a user (or guest) name."""
+    return bool(USER_NAME_RE.match(name or ""))
+
+
+def same_name(left: Optional[str], right: Optional[str]) -> bool:
+    """CyTube compares user names case-insensitively."""
+    if left is None or right is None:
+        return False
+    return left.lower() == right.lower()
+
+
+# -------------------------------------------------------------------------- tokens
+
+def make_token(nbytes: int = 5) -> str:
+    """A fresh probe token: lowercase hex, ``2 * nbytes`` characters (8-12 allowed).
+
+    Hex digits contain none of CyTube's markup characters, so the token survives
+    the server's HTML transformation unchanged.
+    """
+    if not 4 <= nbytes <= 6:
+        raise ValueError("token length must be 8-12 hex characters")
+    return secrets.token_hex(nbytes)
+
+
+def is_valid_token(token: str) -> bool:
+    """Lowercase hex, 8-12 characters."""
+    return bool(re.match(r"^[0-9a-f]{8,12}$", token or ""))
+
+
+# ---------------------------------------------------------------- chat decoding
+
+# CyTube escapes the text (so any real '<' arrives as '&lt;'), then its default
+# channel filters and sanitize-html add markup. Every tag in a chat message was
+# therefore produced by the server; reversing the default filters gives back what
+# the sender typed, as closely as the transformation allows.
+_FILTER_REVERSALS = (
+    (re.compile(r"<em>(.*?)</em>", re.S), r"_\1_"),
+    (re.compile(r"<strong>(.*?)</strong>", re.S), r"*\1*"),
+    (re.compile(r"<code>(.*?)</code>", re.S), r"`\1`"),
+    (re.compile(r"<s>(.*?)</s>", re.S), r"~~\1~~"),
+    (re.compile(r"<span class=\"spoiler\">(.*?)</span>", re.S), r"[sp]\1[/sp]"),
+    (re.compile(r"<a\s[^>]*>(.*?)</a>", re.S), r"\1"),
+)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+
+def decode_chat_html(msg: str) -> str:
+    """Turn a ``chatMsg.msg`` (HTML) back into the plain text the sender typed.
+
+    Default markup filters are reversed (``<em>x</em>`` -> ``_x_``, ``<strong>``
+    -> ``*``, ``<code>`` -> backquote, ``<s>`` -> ``~~``, spoiler -> ``[sp]``,
+    links -> their text), any other tag is dropped, entities are unescaped.
+    """
+    text = msg if isinstance(msg, str) else str(msg)
+    for _pass in range(8):  # nested markup, e.g. <em>a<strong>b</strong></em>
+        before = text
+        for pattern, replacement in _FILTER_REVERSALS:
+            text = pattern.sub(replacement, text)
+        if text == before:
+            break
+    text = _ANY_TAG.sub("", text)
+    return html.unescape(text)
+
+
+# ------------------------------------------------------------------ secrets
+
+def scrub(text: Any, secret_values: Iterable[Optional[str]]) -> str:
+    """``text`` as a string with every non-empty secret replaced by ``********``."""
+    out = text if isinstance(text, str) else str(text)
+    for value in secret_values:
+        if value:
+            out = out.replace(value, "********")
+            quoted = quote(value, safe="")
+            if quoted != value:
+                out = out.replace(quoted, "********")
+            dumped = json.dumps(value)[1:-1]
+            if dumped != value:
+                out = out.replace(dumped, "********")
+    return out
+
+
+# ------------------------------------------------------------------ errors
+
+class CytubeError(Exception):
+    """CyTube could not be reached, or refused us. ``str()`` is one line."""
+
+
+class CytubeHTTPError(CytubeError):
+    """The socketconfig request failed (HTTP status, network, TLS, bad JSON)."""
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CytubeConnectError(CytubeError):
+    """The socket.io connection failed or was refused (``connect_error``)."""
+
+    def __init__(self, message: str, refused_reason: Optional[str] = None) -> None:
+        super().__init__(message)
+        #: the server's own reason (e.g. ``Rate limit exceeded``) when it refused us
+        self.refused_reason = refused_reason
+
+
+# ------------------------------------------------------------ socketconfig
+
+@dataclass(frozen=True)
+class ServerEntry:
+    """One entry of ``socketconfig.servers``."""
+
+    url: str
+    secure: bool = False
+    ipv6: bool = False
+
+
+def normalize_base_url(server_url: str) -> str:
+    """``server_url`` without a trailing slash, query or fragment."""
+    parts = urlsplit(server_url.strip())
+    path = parts.path.rstrip("/")
+    return "%s://%s%s" % (parts.scheme.lower(), parts.netloc, path)
+
+
+def check_server_url(server_url: str) -> Optional[str]:
+    """None when ``server_url`` is a usable http(s) base URL, else why not."""
+    try:
+        parts = urlsplit((server_url or "").strip())
+    except ValueError as exc:
+        return "cannot be parsed (%s)" % exc
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must start with http:// or https:// (CyTube's web address, e.g. https://cytu.be)"
+    if not parts.hostname:
+        return "has no host name"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        return "has an invalid port"
+    if parts.query or parts.fragment:
+        return "must not carry a query string or fragment"
+    return None
+
+
+def socketconfig_url(server_url: str, channel: str) -> str:
+    """The socketconfig address for ``channel`` (served on CyTube's HTTP port)."""
+    return "%s/socketconfig/%s.json" % (normalize_base_url(server_url), quote(channel, safe=""))
+
+
+def parse_socketconfig(body: Any) -> List[ServerEntry]:
+    """Server entries from a decoded socketconfig document.
+
+    Raises :class:`CytubeHTTPError` when the document has no usable entry.
+    """
+    if not isinstance(body, Mapping):
+        raise CytubeHTTPError("socketconfig is not a JSON object")
+    if "error" in body and "servers" not in body:
+        raise CytubeHTTPError("socketconfig error: %s" % body.get("error"))
+    servers = body.get("servers")
+    if not isinstance(servers, list) or not servers:
+        raise CytubeHTTPError("socketconfig has no 'servers' list")
+    entries: List[ServerEntry] = []
+    for item in servers:
+        if not isinstance(item, Mapping) or not isinstance(item.get("url"), str):
+            continue
+        scheme = urlsplit(item["url"]).scheme.lower()
+        if scheme not in ("http", "https", "ws", "wss"):
+            continue
+        entries.append(ServerEntry(url=item["url"], secure=bool(item.get("secure")),
+                                   ipv6=bool(item.get("ipv6"))))
+    if not entries:
+        raise CytubeHTTPError("socketconfig lists no server with an http(s) URL")
+    return entries
+
+
+def pick_server(entries: List[ServerEntry]) -> ServerEntry:
+    """The entry a browser would use: secure first (as CyTube's own client), then IPv4."""
+    if not entries:
+        raise CytubeHTTPError("socketconfig lists no server")
+    ranked = sorted(entries, key=lambda e: (not e.secure, e.ipv6))
+    return ranked[0]
+
+
+def forwarded_headers(forwarded_for: Optional[str]) -> Dict[str, str]:
+    """``X-Forwarded-For`` header (local testing only: CyTube trusts it from loopback)."""
+    if not forwarded_for:
+        return {}
+    return {"X-Forwarded-For": str(ipaddress.ip_address(forwarded_for))}
+
+
+def call_with_deadline(func: Callable[[], T], timeout: float, what: str) -> T:
+    """``func()``, but never wait for it longer than ``timeout`` seconds.
+
+    Socket timeouts bound each read, not a whole exchange (a server that trickles
+    bytes could hold a request for ever); this bounds the whole call. On expiry a
+    :class:`CytubeError` is raised and the worker thread is left to die with the
+    (short-lived) process.
+    """
+    outcome: Dict[str, Any] = {}
+
+    def worker() -> None:
+        try:
+            outcome["value"] = func()
+        except BaseException as exc:  # handed to the caller below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=worker, name="cytube-deadline", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise CytubeError("%s: no answer within %ss" % (what, round(timeout, 3)))
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+class TLSSettings:
+    """Certificate checking shared by the socketconfig request and the socket.
+
+    The SSL context (loading the CA bundle costs ~30 ms) is built once, on first
+    use, so plain-http servers never pay for it.
+    """
+
+    def __init__(self, validate_certs: bool = True, ca_path: Optional[str] = None) -> None:
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self._context: Optional[ssl.SSLContext] = None
+
+    def context(self) -> ssl.SSLContext:
+        if self._context is None:
+            if self.validate_certs:
+                ctx = ssl.create_default_context(cafile=self.ca_path)
+            else:
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            self._context = ctx
+        return self._context
+
+
+class _TLSHandler(urllib.request.HTTPSHandler):
+    """HTTPS with the probe's own TLS settings (also after a redirect to https)."""
+
+    def __init__(self, tls: TLSSettings) -> None:
+        super().__init__()
+        self._tls = tls
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(http.client.HTTPSConnection, req, context=self._tls.context())
+
+
+def fetch_socketconfig(server_url: str, channel: str, timeout: float,
+                       validate_certs: bool = True, ca_path: Optional[str] = None,
+                       headers: Optional[Mapping[str, str]] = None,
+                       tls: Optional[TLSSettings] = None) -> List[ServerEntry]:
+    """GET ``/socketconfig/<channel>.json`` and return its server entries.
+
+    Redirects are followed and proxies come from the environment (``https_proxy``,
+    ``no_proxy``), as for the socket.io connection. Every failure (HTTP status,
+    refused connection, timeout, TLS, bad JSON) is a :class:`CytubeHTTPError` with a
+    one-line message.
+    """
+    url = socketconfig_url(server_url, channel)
+    tls = tls or TLSSettings(validate_certs, ca_path)
+    request_headers = {"Accept": "application/json", "User-Agent": "cytube.shipit-probe"}
+    request_headers.update(headers or {})
+    opener = urllib.request.build_opener(_TLSHandler(tls))
+
+    def request() -> Tuple[int, bytes]:
+        with opener.open(urllib.request.Request(url, headers=request_headers, method="GET"),
+                         timeout=timeout) as response:
+            return response.status, response.read(MAX_SOCKETCONFIG_BYTES)
+
+    status: Optional[int] = None
+    try:
+        status, raw = call_with_deadline(request, timeout + DEADLINE_SLACK_S, url)
+    except CytubeError as exc:
+        raise CytubeHTTPError(str(exc)) from None
+    except Exception as exc:  # HTTPError, URLError, timeouts, SSL errors, ...
+        code = getattr(exc, "code", None)
+        if isinstance(code, int):
+            detail = ""
+            try:
+                detail = exc.read(200).decode("utf-8", "replace")  # type: ignore[attr-defined]
+            except Exception:
+                pass
+            raise CytubeHTTPError("HTTP %s from %s%s" % (code, url, (": " + one_line(detail)) if detail else ""),
+                                  status=code) from None
+        reason = getattr(exc, "reason", None) or exc
+        raise CytubeHTTPError("%s: %s" % (url, one_line(reason) or type(exc).__name__)) from None
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise CytubeHTTPError("HTTP %s from %s is not JSON (%s)" % (status, url, exc), status=status) from None
+    return parse_socketconfig(body)
+
+
+def one_line(value: Any, limit: int = 300) -> str:
+    """A message squeezed onto one line and cut to ``limit`` characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------- the session
+
+@dataclass(frozen=True)
+class Event:
+    """A server event as the probe received it."""
+
+    name: str
+    args: Tuple[Any, ...]
+    mono: float  # time.monotonic() at receipt
+    wall: float  # time.time() at receipt (seconds)
+
+    @property
+    def data(self) -> Any:
+        """The first argument (CyTube sends one), or None."""
+        return self.args[0] if self.args else None
+
+
+#: pseudo events queued by the session itself
+EVENT_DISCONNECT = "$disconnect"
+
+
+def _engineio_base() -> Any:
+    return engineio.Client if engineio is not None else object
+
+
+def _socketio_base() -> Any:
+    return socketio.Client if socketio is not None else object
+
+
+class _OrderedEngineIOClient(_engineio_base()):  # type: ignore[misc]
+    """engineio client that hands socket.io EVENT packets over in arrival order.
+
+    engine.io 4.x runs each message handler in a thread of its own, so two events
+    sent back to back (a replayed chat message, then ``userlist``) may reach the
+    application in either order. The probe needs that order (replay detection,
+    "received after the command was sent"), so EVENT packets (``2...``) are
+    dispatched on the reader thread, which only queues them. Other packets
+    (CONNECT, DISCONNECT, errors) keep the library's default.
+    """
+
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message" and args and isinstance(args[0], str) and args[0][:1] == "2":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class _OrderedClient(_socketio_base()):  # type: ignore[misc]
+    def _engineio_client_class(self) -> Any:
+        return _OrderedEngineIOClient
+
+
+class CytubeSession:
+    """One socket.io connection to CyTube; events are queued for the caller.
+
+    Nothing here reconnects: CyTube's per-IP rate limit (5 connections, then one
+    per 10 s) makes a reconnecting probe part of the problem.
+    """
+
+    def __init__(self, timeout: float, validate_certs: bool = True, ca_path: Optional[str] = None,
+                 headers: Optional[Mapping[str, str]] = None, tls: Optional[TLSSettings] = None) -> None:
+        if not HAS_SOCKETIO or not HAS_WEBSOCKET_CLIENT:
+            raise CytubeError("python-socketio and websocket-client are required")
+        self.timeout = timeout
+        self.headers = dict(headers or {})
+        self.events: "queue.Queue[Event]" = queue.Queue()
+        self.connect_error: Optional[str] = None
+        self.connected_at: Optional[float] = None
+        self.tls = tls or TLSSettings(validate_certs, ca_path)
+        self._client: Any = None
+
+    def _make_client(self, url: str) -> Any:
+        options: Dict[str, Any] = {}
+        if urlsplit(url).scheme.lower() in ("https", "wss"):
+            # one SSL context for the socketconfig request and the socket
+            options["websocket_extra_options"] = {"sslopt": {"context": self.tls.context()}}
+        client = _OrderedClient(reconnection=False, logger=False, engineio_logger=False, handle_sigint=False,
+                                request_timeout=self.timeout, ssl_verify=self.tls.validate_certs, **options)
+        client.on("*", self._on_any)
+        client.on("connect_error", self._on_connect_error)
+        client.on("disconnect", self._on_disconnect)
+        return client
+
+    # handlers run on socketio's threads: they only record and queue
+    def _on_any(self, event: str, *args: Any) -> None:
+        self.events.put(Event(event, tuple(args), time.monotonic(), time.time()))
+
+    def _on_connect_error(self, data: Any = None) -> None:
+        if isinstance(data, Mapping):
+            message = data.get("message", data)
+        else:
+            message = data
+        self.connect_error = one_line(message if message is not None else "refused")
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self.events.put(Event(EVENT_DISCONNECT, tuple(str(a) for a in args), time.monotonic(), time.time()))
+
+    def connect(self, url: str) -> None:
+        """Open the connection (websocket transport), bounded by ``timeout``."""
+        if self._client is not None:
+            raise CytubeConnectError("one connection per session: never reconnect")
+        try:
+            self._client = self._make_client(url)
+            client = self._client
+            call_with_deadline(
+                lambda: client.connect(url, headers=self.headers, transports=["websocket"],
+                                       socketio_path="socket.io", wait=True, wait_timeout=self.timeout),
+                2 * self.timeout + DEADLINE_SLACK_S, "socket.io connect to %s" % url)
+        except Exception as exc:
+            reason = self.connect_error
+            if reason:
+                raise CytubeConnectError("refused by CyTube: %s" % reason, refused_reason=reason) from None
+            raise CytubeConnectError(one_line(exc) or type(exc).__name__) from None
+        self.connected_at = time.monotonic()
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and bool(getattr(self._client, "connected", False))
+
+    def emit(self, event: str, data: Any) -> None:
+        """Send one event; a closed connection is a :class:`CytubeError`."""
+        if self._client is None:
+            raise CytubeError("not connected")
+        try:
+            self._client.emit(event, data)
+        except Exception as exc:
+            raise CytubeError(one_line(exc) or type(exc).__name__) from None
+
+    def next_event(self, deadline: float) -> Optional[Event]:
+        """The next queued event, or None once ``deadline`` (monotonic) has passed."""
+        remaining = deadline - time.monotonic()
+        try:
+            if remaining <= 0:
+                return self.events.get_nowait()
+            return self.events.get(timeout=remaining)
+        except queue.Empty:
+            return None
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Disconnect, never waiting longer than ``timeout`` seconds."""
+        client = self._client
+        if client is None:
+            return
+
+        def _disconnect() -> None:
+            try:
+                if client.connected:
+                    client.disconnect()
+                elif getattr(client.eio, "state", "disconnected") != "disconnected":
+                    client.eio.disconnect(abort=True)
+            except Exception:
+                pass
+
+        worker = threading.Thread(target=_disconnect, name="cytube-close", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            try:
+                client.eio.disconnect(abort=True)
+            except Exception:
+                pass
+
+
+@dataclass
+class UserList:
+    """Who is in the channel, tracked from ``userlist``, ``addUser`` and ``userLeave``."""
+
+    users: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # lower name -> user
+    received: bool = False
+
+    def apply(self, event: Event) -> bool:
+        """Update from ``event``; True when the event was a user-list event."""
+        if event.name == "userlist" and isinstance(event.data, list):
+            self.users = {}
+            for user in event.data:
+                self._add(user)
+            self.received = True
+            return True
+        if event.name == "addUser":
+            self._add(event.data)
+            return True
+        if event.name == "userLeave" and isinstance(event.data, Mapping):
+            name = event.data.get("name")
+            if isinstance(name, str):
+                self.users.pop(name.lower(), None)
+            return True
+        if event.name == "setUserRank" and isinstance(event.data, Mapping):
+            user = self.users.get(str(event.data.get("name", "")).lower())
+            if user is not None:
+                user["rank"] = event.data.get("rank")
+            return False
+        return False
+
+    def _add(self, user: Any) -> None:
+        if isinstance(user, Mapping) and isinstance(user.get("name"), str) and user["name"]:
+            self.users[user["name"].lower()] = dict(user)
+
+    def get(self, name: str) -> Optional[Dict[str, Any]]:
+        return self.users.get(name.lower())
+
+    def names(self) -> List[str]:
+        return sorted(str(u.get("name")) for u in self.users.values())
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """A ``chatMsg`` as received: sender, raw HTML, decoded text, times."""
+
+    username: str
+    raw: str
+    text: str
+    time_ms: Optional[float]
+    received_mono: float
+    received_wall: float
+    replay: bool
+
+    @classmethod
+    def from_event(cls, event: Event, replay: bool) -> Optional["ChatMessage"]:
+        data = event.data
+        if not isinstance(data, Mapping):
+            return None
+        raw = data.get("msg")
+        if not isinstance(raw, str):
+            return None
+        stamp = data.get("time")
+        time_ms = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
+        return cls(username=str(data.get("username", "")), raw=raw, text=decode_chat_html(raw),
+                   time_ms=time_ms, received_mono=event.mono, received_wall=event.wall, replay=replay)

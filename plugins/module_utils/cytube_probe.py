@@ -1,0 +1,695 @@
+# -*- coding: utf-8 -*-
+# Copyright: cytube.shipit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The outside-in health check of a CyTube bot, used by ``cytube.shipit.cytube_check``.
+
+The probe does what a user would: reads ``/socketconfig/<channel>.json``, opens ONE
+socket.io connection, joins the channel, logs in, looks for the bot in the user
+list and says ``<command> <token>``; the bot must answer, and the answer is matched
+on sender, time and decoded text. A stability window repeats the command on the
+same connection (CyTube's per-IP rate limit forbids reconnecting).
+
+Verdicts:
+
+* ``inconclusive``: CyTube itself is unreachable or refuses the probe (socketconfig,
+  connect, join, login, kicks, lost connection, the probe's own command dropped);
+  nothing can be said about the bot.
+* ``unhealthy``: CyTube works but the bot is absent, silent, late or wrong.
+* ``healthy``: every round answered (or at most ``max_failures`` failed).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Pattern, Tuple
+
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import (
+    EVENT_DISCONNECT,
+    ChatMessage,
+    CytubeConnectError,
+    CytubeError,
+    CytubeSession,
+    Event,
+    TLSSettings,
+    UserList,
+    fetch_socketconfig,
+    forwarded_headers,
+    make_token,
+    one_line,
+    pick_server,
+    same_name,
+    scrub,
+    socketconfig_url,
+)
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+INCONCLUSIVE = "inconclusive"
+VERDICTS = (HEALTHY, UNHEALTHY, INCONCLUSIVE)
+
+CHECK_NAMES = ("socketconfig", "connect", "join", "login", "bot_present", "command_round_trip")
+ROUND_CHECK = "command_round_trip"
+
+DEFAULT_COMMAND = "!ping"
+TOKEN_PLACEHOLDER = "{token}"
+DEFAULT_EXPECT = r"^pong (?P<version>\S+) {token}$"
+#: used to compile ``expect`` during validation
+SAMPLE_TOKEN = "0123abcd45"
+#: longest wait for a clean disconnect
+CLOSE_TIMEOUT_S = 2.0
+#: events already queued at a deadline are still read for this long
+DRAIN_S = 0.05
+#: a missing reply is CyTube's fault when the probe's own echo took more than this
+#: share of reply_timeout (the reply needs the same trip back)
+SLOW_ECHO_SHARE = 0.5
+#: notices CyTube sends to a sender whose chat message it dropped
+DROP_NOTICES = ("cooldown", "noflood", "spamFiltered")
+
+
+def build_expect_pattern(expect: str, token: str) -> Pattern[str]:
+    """Compile ``expect`` with every ``{token}`` replaced by the escaped ``token``.
+
+    Only the literal ``{token}`` is substituted (no ``str.format``), so regex
+    quantifiers such as ``\\d{2}`` stay intact.
+    """
+    return re.compile(expect.replace(TOKEN_PLACEHOLDER, re.escape(token)))
+
+
+def expect_has_version_group(expect: str) -> bool:
+    """True when ``expect`` captures a group named ``version``."""
+    return "version" in build_expect_pattern(expect, SAMPLE_TOKEN).groupindex
+
+
+def command_text(command: str, token: str) -> str:
+    """What the probe says in the channel."""
+    return "%s %s" % (command, token)
+
+
+# ------------------------------------------------------------------ config/results
+
+@dataclass
+class ProbeConfig:
+    """Everything the probe needs; validated by ``cytube_check_spec.validate``."""
+
+    server_url: str
+    channel: str
+    bot_name: str
+    probe_user: str
+    probe_password: str = ""
+    channel_password: Optional[str] = None
+    command: str = DEFAULT_COMMAND
+    expect: str = DEFAULT_EXPECT
+    expect_version: Optional[str] = None
+    connect_timeout: float = 5.0
+    reply_timeout: float = 5.0
+    repeat: int = 1
+    interval: float = 10.0
+    max_failures: int = 0
+    validate_certs: bool = True
+    ca_path: Optional[str] = None
+    forwarded_for: Optional[str] = None
+
+    @property
+    def secrets(self) -> List[str]:
+        return [s for s in (self.probe_password, self.channel_password) if s]
+
+    def max_wall_time(self) -> float:
+        """Upper bound of a probe's wall time, in seconds (documented)."""
+        return (4 * self.connect_timeout + self.connect_timeout  # socketconfig, connect(x2), join+login, bot
+                + self.reply_timeout * self.repeat + self.interval * (self.repeat - 1)
+                + CLOSE_TIMEOUT_S + 1.0)
+
+
+@dataclass
+class CheckResult:
+    """One check; ``failure`` is the verdict its failure implies (None when ok)."""
+
+    name: str
+    ok: bool
+    latency_ms: Optional[float]
+    expected: str
+    seen: str
+    message: str
+    failure: Optional[str] = None
+    round: Optional[int] = None
+
+    def as_dict(self, secret_values: List[str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "name": self.name,
+            "ok": self.ok,
+            "latency_ms": self.latency_ms,
+            "expected": scrub(self.expected, secret_values),
+            "seen": scrub(self.seen, secret_values),
+            "message": scrub(self.message, secret_values),
+        }
+        if self.round is not None:
+            out["round"] = self.round
+        return out
+
+
+@dataclass
+class ProbeReport:
+    verdict: str
+    checks: List[CheckResult]
+    version: Optional[str]
+    failed_check: Optional[str]
+    msg: str
+    elapsed_ms: float
+
+    def as_dict(self, secret_values: List[str]) -> Dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "checks": [c.as_dict(secret_values) for c in self.checks],
+            "version": self.version,
+            "failed_check": self.failed_check,
+            "msg": scrub(self.msg, secret_values),
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+def ms(seconds: float) -> float:
+    """Seconds to milliseconds, one decimal."""
+    return round(seconds * 1000.0, 1)
+
+
+def _quote(text: Optional[str], limit: int = 120) -> str:
+    if text is None:
+        return "nothing"
+    return repr(one_line(text, limit))
+
+
+# -------------------------------------------------------------------- matching
+
+# Outcomes of RoundMatcher.classify
+REPLAY = "replay"            # received before the join completed (CyTube replays 15)
+BEFORE_SEND = "before_send"  # received before the command went out
+OWN_ECHO = "own_echo"        # the probe's own command, echoed back by CyTube
+OWN_OTHER = "own_other"      # something else from the probe's name
+FOREIGN = "foreign"          # someone else quoting the token (not the bot)
+OTHER = "other"              # unrelated chat
+STALE = "stale"              # from the bot, timed before the send, no token
+MATCH = "match"              # the reply
+WRONG = "wrong"              # the bot answered this token, but not as expected
+BOT_OTHER = "bot_other"      # the bot said something else (no token, no match)
+
+
+@dataclass
+class RoundMatcher:
+    """Rules for recognising the bot's reply to one command.
+
+    A message counts only when it was received after the join completed (not a
+    replay), after the command was sent, comes from ``bot_name`` (any case) and
+    not from the probe itself, and either carries a server ``time`` at or after
+    the send time or contains the token (clock skew). Its decoded text must match
+    ``pattern``; a message from the bot that carries the token but does not match
+    is a wrong reply.
+    """
+
+    bot_name: str
+    probe_name: str
+    token: str
+    pattern: Pattern[str]
+    sent_mono: float
+    sent_wall_ms: float
+
+    def classify(self, msg: ChatMessage) -> Tuple[str, Optional["re.Match[str]"]]:
+        if msg.replay:
+            return REPLAY, None
+        if msg.received_mono < self.sent_mono:
+            return BEFORE_SEND, None
+        has_token = self.token in msg.text
+        if same_name(msg.username, self.probe_name):
+            return (OWN_ECHO if has_token else OWN_OTHER), None
+        if not same_name(msg.username, self.bot_name):
+            return (FOREIGN if has_token else OTHER), None
+        in_time = has_token or (msg.time_ms is not None and msg.time_ms >= self.sent_wall_ms)
+        if not in_time:
+            return STALE, None
+        found = self.pattern.search(msg.text)
+        if found:
+            return MATCH, found
+        return (WRONG if has_token else BOT_OTHER), None
+
+
+# -------------------------------------------------------------------- verdict
+
+def classify(checks: List[CheckResult], repeat: int, max_failures: int) -> Tuple[str, Optional[CheckResult]]:
+    """The verdict and the check that decided it (None when healthy).
+
+    A failing step before the command rounds decides alone. For the rounds:
+    more than ``max_failures`` rounds failing for the bot's fault -> unhealthy;
+    otherwise more than ``max_failures`` failing for any reason, or a window cut
+    short -> inconclusive; otherwise healthy.
+    """
+    for check in checks:
+        if check.name != ROUND_CHECK and not check.ok:
+            return (check.failure or INCONCLUSIVE), check
+    rounds = [c for c in checks if c.name == ROUND_CHECK]
+    failed = [c for c in rounds if not c.ok]
+    bot_failed = [c for c in failed if c.failure == UNHEALTHY]
+    if len(bot_failed) > max_failures:
+        return UNHEALTHY, bot_failed[0]
+    if len(failed) > max_failures:
+        first = next(c for c in failed if c.failure != UNHEALTHY)
+        return INCONCLUSIVE, first
+    if len(rounds) < repeat:
+        first = next((c for c in failed if c.failure != UNHEALTHY), failed[0] if failed else None)
+        return INCONCLUSIVE, first
+    return HEALTHY, None
+
+
+def summarize(verdict: str, decisive: Optional[CheckResult], checks: List[CheckResult],
+              cfg: ProbeConfig, version: Optional[str]) -> str:
+    """The one-line ``msg``."""
+    rounds = [c for c in checks if c.name == ROUND_CHECK]
+    if verdict == HEALTHY:
+        good = [c.latency_ms for c in rounds if c.ok and c.latency_ms is not None]
+        ver = " (version %s)" % version if version else ""
+        if cfg.repeat == 1:
+            return "healthy: %r answered %r on channel %r in %s ms%s" % (
+                cfg.bot_name, cfg.command, cfg.channel, good[0] if good else "?", ver)
+        return "healthy: %r answered %d/%d rounds on channel %r (median %s ms, max %s ms)%s" % (
+            cfg.bot_name, len(good), cfg.repeat, cfg.channel,
+            round(statistics.median(good), 1) if good else "?", max(good) if good else "?", ver)
+    if decisive is None:
+        return "%s: the check did not complete" % verdict
+    where = decisive.name
+    if decisive.round is not None and cfg.repeat > 1:
+        failed = len([c for c in rounds if not c.ok])
+        where = "%s round %d/%d (%d failed, max_failures %d)" % (
+            decisive.name, decisive.round, cfg.repeat, failed, cfg.max_failures)
+    return "%s: check %s failed: %s; expected %s; seen %s" % (
+        verdict, where, one_line(decisive.message, 200), one_line(decisive.expected, 200),
+        one_line(decisive.seen, 200))
+
+
+# ---------------------------------------------------------------------- probe
+
+SessionFactory = Callable[..., CytubeSession]
+Fetcher = Callable[..., Any]
+
+
+@dataclass
+class _State:
+    """What the probe has learnt from the server's events so far."""
+
+    users: UserList = field(default_factory=UserList)
+    userlist_mono: Optional[float] = None
+    login: Optional[Mapping[str, Any]] = None
+    login_mono: Optional[float] = None
+    kicked: Optional[str] = None
+    disconnected: Optional[str] = None
+    need_password: Optional[bool] = None
+    errors: List[str] = field(default_factory=list)
+    drops: List[Tuple[str, Any]] = field(default_factory=list)
+    chats: List[ChatMessage] = field(default_factory=list)
+    bot_seen_mono: Optional[float] = None
+    bot_left: bool = False
+
+    @property
+    def lost(self) -> Optional[str]:
+        """Why the connection is gone, or None while it is usable."""
+        if self.kicked is not None:
+            return "kicked by CyTube: %s" % (self.kicked or "(no reason given)")
+        if self.disconnected is not None:
+            return "disconnected by CyTube (%s)" % (self.disconnected or "no reason")
+        return None
+
+
+@dataclass
+class _RoundSeen:
+    """What one command round has seen so far."""
+
+    echo: Optional[ChatMessage] = None
+    match: Optional[ChatMessage] = None
+    found: Optional["re.Match[str]"] = None
+    wrong: Optional[ChatMessage] = None
+    foreign: List[ChatMessage] = field(default_factory=list)
+    bot_other: List[ChatMessage] = field(default_factory=list)
+
+
+class Probe:
+    """Runs the checks on one session; results accumulate in ``checks``."""
+
+    def __init__(self, cfg: ProbeConfig, session: CytubeSession,
+                 token_factory: Callable[[], str] = make_token) -> None:
+        self.cfg = cfg
+        self.session = session
+        self.token_factory = token_factory
+        self.state = _State()
+        self.checks: List[CheckResult] = []
+        self.version: Optional[str] = None
+        self.probe_name = cfg.probe_user
+
+    # ---- event pump
+    def _apply(self, event: Event) -> None:
+        st = self.state
+        if st.users.apply(event):
+            if event.name == "userlist" and st.userlist_mono is None:
+                st.userlist_mono = event.mono
+            present = st.users.get(self.cfg.bot_name) is not None
+            if present and st.bot_seen_mono is None:
+                st.bot_seen_mono = event.mono
+            if not present and st.bot_seen_mono is not None:
+                st.bot_left = True
+            return
+        name = event.name
+        if name == "chatMsg":
+            msg = ChatMessage.from_event(event, replay=not st.users.received)
+            if msg is not None:
+                st.chats.append(msg)
+        elif name == "login":
+            st.login = event.data if isinstance(event.data, Mapping) else {"success": False, "error": repr(event.data)}
+            st.login_mono = event.mono
+        elif name == "kick":
+            data = event.data
+            st.kicked = str(data.get("reason", "")) if isinstance(data, Mapping) else str(data or "")
+        elif name == EVENT_DISCONNECT:
+            st.disconnected = ", ".join(str(a) for a in event.args) or "server disconnect"
+        elif name == "needPassword":
+            st.need_password = bool(event.data)
+        elif name == "cancelNeedPassword":
+            st.need_password = None
+        elif name == "errorMsg":
+            data = event.data
+            st.errors.append(one_line(data.get("msg", data) if isinstance(data, Mapping) else data))
+        elif name in DROP_NOTICES:
+            st.drops.append((name, event.data))
+
+    def pump(self, deadline: float, until: Callable[[], bool]) -> bool:
+        """Apply events until ``until()`` holds (True), the deadline passes or the
+        connection is lost (False)."""
+        if until():
+            return True
+        while True:
+            if self.state.lost:
+                return False
+            if time.monotonic() > deadline + DRAIN_S:
+                return until()  # a busy channel cannot keep the probe past its deadline
+            event = self.session.next_event(deadline)
+            if event is None:
+                return until()
+            self._apply(event)
+            if until():
+                return True
+
+    def _emit(self, event: str, data: Any) -> None:
+        try:
+            self.session.emit(event, data)
+        except CytubeError as exc:
+            if self.state.disconnected is None:
+                self.state.disconnected = "cannot send %s: %s" % (event, exc)
+
+    def _add(self, check: CheckResult) -> CheckResult:
+        self.checks.append(check)
+        return check
+
+    # ---- steps
+    def connect(self, url: str) -> bool:
+        start = time.monotonic()
+        expected = "a socket.io connection to %s within %ss" % (url, self.cfg.connect_timeout)
+        try:
+            self.session.connect(url)
+        except CytubeConnectError as exc:
+            refused = exc.refused_reason
+            message = ("CyTube refused the connection: %s" % refused) if refused else "cannot connect to CyTube"
+            if refused and "rate limit" in refused.lower():
+                message += " (per-IP limit: 5 connections, then 1 per 10 s; retry later)"
+            self._add(CheckResult("connect", False, ms(time.monotonic() - start), expected, str(exc),
+                                  message, failure=INCONCLUSIVE))
+            return False
+        self._add(CheckResult("connect", True, ms(time.monotonic() - start), expected,
+                              "connected to %s" % url, "connected"))
+        return True
+
+    def join_and_login(self) -> bool:
+        cfg, st = self.cfg, self.state
+        join: Dict[str, Any] = {"name": cfg.channel}
+        if cfg.channel_password:
+            join["pw"] = cfg.channel_password
+        login: Dict[str, Any] = {"name": cfg.probe_user}
+        if cfg.probe_password:
+            login["pw"] = cfg.probe_password
+        # Both are sent at once (CyTube handles them in order): one round trip
+        # instead of two, and channels that block anonymous users hold the join
+        # until the login succeeds.
+        start = time.monotonic()
+        self._emit("joinChannel", join)
+        login_start = time.monotonic()
+        self._emit("login", login)
+        deadline = start + cfg.connect_timeout
+        self.pump(deadline, lambda: st.users.received and st.login is not None)
+        now = time.monotonic()
+
+        join_expected = "the channel's user list for %r within %ss" % (cfg.channel, cfg.connect_timeout)
+        if st.userlist_mono is not None:
+            self._add(CheckResult("join", True, ms(st.userlist_mono - start), join_expected,
+                                  "user list with %d user(s)" % len(st.users.users), "joined"))
+        else:
+            seen, message = self._why_no_join(now - start)
+            self._add(CheckResult("join", False, ms(now - start), join_expected, seen, message,
+                                  failure=INCONCLUSIVE))
+            return False
+
+        kind = "guest login" if not cfg.probe_password else "account login"
+        login_expected = "%s as %r accepted within %ss" % (kind, cfg.probe_user, cfg.connect_timeout)
+        reply = st.login
+        if reply is None:
+            seen = st.lost or "no login reply"
+            self._add(CheckResult("login", False, ms(now - login_start), login_expected, seen,
+                                  "CyTube did not answer the probe's login", failure=INCONCLUSIVE))
+            return False
+        latency = ms((st.login_mono or now) - login_start)
+        if not reply.get("success"):
+            error = one_line(reply.get("error") or "login refused")
+            message = "CyTube refused the probe's %s" % kind
+            if "one per ip" in error.lower() or "guest logins are restricted" in error.lower():
+                message += " (guest cooldown: one guest login per IP per 60 s; use a registered probe account)"
+            elif "registered" in error.lower() and not cfg.probe_password:
+                message += " (the name belongs to an account: give probe_password, or pick another guest name)"
+            elif "invalid username/password" in error.lower() or "does not exist" in error.lower():
+                message += " (check probe_user/probe_password)"
+            self._add(CheckResult("login", False, latency, login_expected, "error: %s" % error, message,
+                                  failure=INCONCLUSIVE))
+            return False
+        self.probe_name = str(reply.get("name") or cfg.probe_user)
+        self._add(CheckResult("login", True, latency, login_expected,
+                              "logged in as %r%s" % (self.probe_name, " (guest)" if reply.get("guest") else ""),
+                              "logged in"))
+        return True
+
+    def _why_no_join(self, waited: float) -> Tuple[str, str]:
+        st, cfg = self.state, self.cfg
+        if st.lost:
+            return st.lost, "CyTube closed the probe's connection during the join"
+        if st.need_password is not None:
+            if cfg.channel_password:
+                return "needPassword (password rejected)", "CyTube rejected channel_password for %r" % cfg.channel
+            return "needPassword", "channel %r is password protected: set channel_password" % cfg.channel
+        login_error = ""
+        if st.login is not None and not st.login.get("success"):
+            login_error = "; the login was refused too: %s" % one_line(st.login.get("error") or "no reason")
+        if st.errors:
+            return "errorMsg: %s%s" % (st.errors[-1], login_error), "CyTube did not accept the join"
+        return ("no user list after %.1f s%s" % (waited, login_error),
+                "CyTube did not complete the join in time")
+
+    def bot_present(self) -> bool:
+        cfg, st = self.cfg, self.state
+        expected = "%r in the user list of %r (waiting up to %ss)" % (cfg.bot_name, cfg.channel, cfg.connect_timeout)
+        start = time.monotonic()
+        self.pump(start + cfg.connect_timeout, lambda: st.users.get(cfg.bot_name) is not None)
+        now = time.monotonic()
+        user = st.users.get(cfg.bot_name)
+        if user is not None:
+            latency = ms(max(0.0, (st.bot_seen_mono or now) - start))
+            self._add(CheckResult("bot_present", True, latency, expected,
+                                  "%r present (rank %s)" % (user.get("name"), user.get("rank")),
+                                  "bot is in the channel"))
+            return True
+        names = st.users.names()
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        seen = "not in the user list; %d user(s) present: %s" % (len(names), shown or "none")
+        if st.lost:
+            self._add(CheckResult("bot_present", False, ms(now - start), expected, st.lost,
+                                  "CyTube closed the probe's connection", failure=INCONCLUSIVE))
+        else:
+            self._add(CheckResult("bot_present", False, ms(now - start), expected, seen,
+                                  "bot %r is not in channel %r" % (cfg.bot_name, cfg.channel), failure=UNHEALTHY))
+        return False
+
+    def command_round(self, number: int) -> CheckResult:
+        cfg, st = self.cfg, self.state
+        token = self.token_factory()
+        text = command_text(cfg.command, token)
+        pattern = build_expect_pattern(cfg.expect, token)
+        expected = "a reply from %r matching %r within %ss" % (cfg.bot_name, pattern.pattern, cfg.reply_timeout)
+        if cfg.expect_version:
+            expected += " with version %r" % cfg.expect_version
+        st.chats.clear()
+        st.drops.clear()
+        if st.lost:
+            return CheckResult(ROUND_CHECK, False, None, expected, st.lost,
+                               "connection lost before the command", failure=INCONCLUSIVE, round=number)
+        sent_wall_ms = time.time() * 1000.0
+        sent_mono = time.monotonic()
+        self._emit("chatMsg", {"msg": text})
+        matcher = RoundMatcher(cfg.bot_name, self.probe_name, token, pattern, sent_mono, sent_wall_ms)
+        seen = _RoundSeen()
+        index = [0]
+
+        def settled() -> bool:
+            while index[0] < len(st.chats):
+                msg = st.chats[index[0]]
+                index[0] += 1
+                outcome, found = matcher.classify(msg)
+                if outcome == OWN_ECHO and seen.echo is None:
+                    seen.echo = msg
+                elif outcome == MATCH:
+                    seen.match, seen.found = msg, found
+                    return True
+                elif outcome == WRONG:
+                    seen.wrong = msg
+                    return True
+                elif outcome == FOREIGN:
+                    seen.foreign.append(msg)
+                elif outcome == BOT_OTHER:
+                    seen.bot_other.append(msg)
+            return bool(st.drops)
+
+        self.pump(sent_mono + cfg.reply_timeout, settled)
+        now = time.monotonic()
+
+        if seen.match is not None:
+            msg = seen.match
+            latency = ms(msg.received_mono - sent_mono)
+            version = seen.found.groupdict().get("version") if seen.found is not None else None
+            if version is not None:
+                self.version = version
+            if cfg.expect_version is not None and version != cfg.expect_version:
+                return CheckResult(ROUND_CHECK, False, latency, expected,
+                                   "%s after %s ms (version %r)" % (_quote(msg.text), latency, version),
+                                   "wrong version: expected %r, seen %r" % (cfg.expect_version, version),
+                                   failure=UNHEALTHY, round=number)
+            return CheckResult(ROUND_CHECK, True, latency, expected,
+                               "%s after %s ms" % (_quote(msg.text), latency), "bot answered", round=number)
+        if seen.wrong is not None:
+            msg = seen.wrong
+            latency = ms(msg.received_mono - sent_mono)
+            return CheckResult(ROUND_CHECK, False, latency, expected,
+                               "%s after %s ms" % (_quote(msg.text), latency),
+                               "wrong reply from %r" % cfg.bot_name, failure=UNHEALTHY, round=number)
+        if st.drops:
+            name, data = st.drops[0]
+            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected,
+                               "%s %s" % (name, one_line(data)),
+                               "CyTube dropped the probe's command (%s)" % name, failure=INCONCLUSIVE, round=number)
+        if st.lost:
+            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected, st.lost,
+                               "connection lost while waiting for the reply", failure=INCONCLUSIVE, round=number)
+        notes = []
+        if seen.foreign:
+            other = seen.foreign[0]
+            notes.append("%s quoted the token: %s" % (repr(other.username), _quote(other.text)))
+        if seen.bot_other:
+            notes.append("%r said %s" % (cfg.bot_name, _quote(seen.bot_other[-1].text)))
+        if st.users.get(cfg.bot_name) is None:
+            notes.append("%r is not in the user list" % cfg.bot_name)
+        extra = ("; " + "; ".join(notes)) if notes else ""
+        echo = seen.echo
+        if echo is None:
+            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected,
+                               "no echo of the command from CyTube within %ss%s" % (cfg.reply_timeout, extra),
+                               "CyTube did not deliver the probe's command", failure=INCONCLUSIVE, round=number)
+        echo_s = echo.received_mono - sent_mono
+        seen_text = "no reply within %ss (CyTube echoed the command after %s ms)%s" % (
+            cfg.reply_timeout, ms(echo_s), extra)
+        if echo_s > cfg.reply_timeout * SLOW_ECHO_SHARE:
+            # The command reaches the bot about when it reaches us, and the reply takes
+            # about as long again: even an instant bot could not have answered in time.
+            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected, seen_text,
+                               "CyTube is too slow to judge the bot (the echo alone took more than half "
+                               "of reply_timeout)", failure=INCONCLUSIVE, round=number)
+        return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected, seen_text,
+                           "no reply from %r" % cfg.bot_name, failure=UNHEALTHY, round=number)
+
+    def rounds(self) -> None:
+        cfg = self.cfg
+        bot_failures = 0
+        next_start = time.monotonic()
+        for number in range(1, cfg.repeat + 1):
+            if number > 1:
+                # keep reading (kicks, user list) while waiting for the next round
+                self.pump(next_start, lambda: False)
+            next_start = time.monotonic() + cfg.interval
+            result = self._add(self.command_round(number))
+            if not result.ok and result.failure == UNHEALTHY:
+                bot_failures += 1
+            if bot_failures > cfg.max_failures:
+                return  # the verdict cannot change any more
+            if self.state.lost:
+                return  # one connection per window: never reconnect
+
+    def run(self, url: str) -> None:
+        if self.connect(url) and self.join_and_login() and self.bot_present():
+            self.rounds()
+
+
+def run_probe(cfg: ProbeConfig, session_factory: SessionFactory = CytubeSession,
+              fetch: Fetcher = fetch_socketconfig,
+              token_factory: Callable[[], str] = make_token) -> ProbeReport:
+    """Run every check against CyTube and return the report; never raises
+    :class:`CytubeError`. The session is always closed."""
+    started = time.monotonic()
+    checks: List[CheckResult] = []
+    headers = forwarded_headers(cfg.forwarded_for)
+    tls = TLSSettings(cfg.validate_certs, cfg.ca_path)
+    version: Optional[str] = None
+
+    url = socketconfig_url(cfg.server_url, cfg.channel)
+    expected = "HTTP 200 with a servers list from %s within %ss" % (url, cfg.connect_timeout)
+    t0 = time.monotonic()
+    server = None
+    try:
+        entries = fetch(cfg.server_url, cfg.channel, timeout=cfg.connect_timeout,
+                        validate_certs=cfg.validate_certs, ca_path=cfg.ca_path, headers=headers, tls=tls)
+        server = pick_server(entries)
+    except CytubeError as exc:
+        checks.append(CheckResult("socketconfig", False, ms(time.monotonic() - t0), expected, str(exc),
+                                  "cannot read CyTube's socketconfig", failure=INCONCLUSIVE))
+    if server is not None:
+        checks.append(CheckResult("socketconfig", True, ms(time.monotonic() - t0), expected,
+                                  "server %s (secure: %s)" % (server.url, str(server.secure).lower()),
+                                  "socketconfig read"))
+        session: Optional[CytubeSession] = None
+        try:
+            try:
+                session = session_factory(timeout=cfg.connect_timeout, validate_certs=cfg.validate_certs,
+                                          ca_path=cfg.ca_path, headers=headers, tls=tls)
+            except CytubeError as exc:
+                checks.append(CheckResult("connect", False, 0.0, "a socket.io client", str(exc),
+                                          "cannot create the socket.io client", failure=INCONCLUSIVE))
+            if session is not None:
+                probe = Probe(cfg, session, token_factory)
+                try:
+                    probe.run(server.url)
+                except Exception as exc:  # a library surprise must not hide what was seen
+                    done = [c.name for c in probe.checks]
+                    pending = next((n for n in CHECK_NAMES[1:] if n not in done), ROUND_CHECK)
+                    probe.checks.append(CheckResult(
+                        pending, False, None, "no error", "%s: %s" % (type(exc).__name__, one_line(exc)),
+                        "the probe failed unexpectedly", failure=INCONCLUSIVE))
+                checks.extend(probe.checks)
+                version = probe.version
+        finally:
+            if session is not None:
+                session.close(CLOSE_TIMEOUT_S)
+
+    verdict, decisive = classify(checks, cfg.repeat, cfg.max_failures)
+    msg = summarize(verdict, decisive, checks, cfg, version)
+    return ProbeReport(verdict=verdict, checks=checks, version=version,
+                       failed_check=decisive.name if decisive is not None else None,
+                       msg=scrub(msg, cfg.secrets), elapsed_ms=ms(time.monotonic() - started))

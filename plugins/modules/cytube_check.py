@@ -1,0 +1,373 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cytube.shipit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cytube_check
+short_description: Verify a CyTube chat bot from outside, as a user would see it
+version_added: "0.1.0"
+description:
+  - Connects to a CyTube server the way a user's browser does and checks that a
+    chat bot is alive in its channel. The checks, in order, are
+    C(socketconfig) (GET C(/socketconfig/<channel>.json)), C(connect) (one socket.io
+    connection), C(join) (the channel's user list arrives), C(login) (the probe account
+    logs in), C(bot_present) (the bot's name is in the user list) and
+    C(command_round_trip) (the probe says C(<command> <token>) and the bot must answer).
+  - The reply must come from O(bot_name) (case-insensitive), arrive after the command
+    was sent and match O(expect) once CyTube's HTML transformation is undone. Messages
+    CyTube replays on join and the probe's own echo never count.
+  - The result is a RV(verdict) of V(healthy), V(unhealthy) (CyTube works but the
+    bot is missing, silent, late or wrong) or V(inconclusive) (CyTube itself is
+    unreachable or refuses the probe, so nothing is known about the bot). Every check
+    reports its latency.
+  - By default the module only reports; use O(fail_on) to fail the task on a verdict.
+  - Runs on the controller by default (C(delegate_to) is not needed when the play
+    targets C(localhost)); it only needs network access to the CyTube server.
+  - "CyTube limits that shape this module: a per-IP connection rate limit (5
+    connections, then 1 per 10 s), so a stability window (O(repeat) > 1) uses ONE
+    connection for all its rounds and never reconnects; one guest login per IP per 60 s,
+    so use a registered probe account; a second login with the same name kicks the
+    older connection, so the probe account must not be the bot's account."
+author:
+  - cytube.shipit maintainers (@cytube)
+requirements:
+  - python-socketio >= 5.0 (the sync client)
+  - websocket-client
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The module is read-only (it never reports a change); in check mode it runs
+      all checks normally, including the chat message it posts in each round.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+options:
+  server_url:
+    description:
+      - CyTube's web address, C(http://) or C(https://), e.g. C(https://cytu.be).
+      - The socket.io address is read from the server's socketconfig; an entry with
+        C(secure=true) is preferred, as CyTube's own web client does.
+    type: str
+    required: true
+  channel:
+    description:
+      - The channel name (the part after C(/r/)), 1-30 characters from C(a-z),
+        C(A-Z), C(0-9), C(-) and C(_).
+    type: str
+    required: true
+  channel_password:
+    description:
+      - The channel's password, when the channel has one.
+    type: str
+  bot_name:
+    description:
+      - The bot's CyTube user name, 1-20 characters from C(a-z), C(A-Z), C(0-9),
+        C(-) and C(_). Compared case-insensitively, as CyTube does.
+    type: str
+    required: true
+  probe_user:
+    description:
+      - The account the probe logs in with. Same rules as O(bot_name), and it must
+        differ from O(bot_name) (a duplicate login would kick the bot).
+      - Use a registered account of its own. Do not share it between probes that
+        may run at the same time in the same channel (the older one gets kicked
+        and reports V(inconclusive)).
+    type: str
+    required: true
+  probe_password:
+    description:
+      - The probe account's password. Never logged or returned.
+      - An empty string logs in as a guest named O(probe_user). CyTube allows one
+        successful guest login per client IP per 60 seconds across all channels,
+        so a second guest check from the same IP within a minute is refused and
+        reports V(inconclusive). Prefer a registered probe account.
+    type: str
+    required: true
+  command:
+    description:
+      - The chat command the bot answers. The probe sends C(<command> <token>),
+        where the token is 10 random lowercase hex digits (no C(_), C(*), C(~) or
+        backquote, which CyTube would turn into markup).
+    type: str
+    default: "!ping"
+  expect:
+    description:
+      - Regular expression (Python syntax, searched in the decoded reply) the bot's
+        reply must match. Each literal C({token}) is replaced by the escaped token of
+        the round.
+      - A named group C(version) is returned as RV(version).
+      - Decoding undoes CyTube's default chat filters (C(<em>x</em>) becomes
+        C(_x_), C(<strong>) C(*), C(<code>) a backquote, C(<s>) C(~~)), drops other
+        tags and unescapes HTML entities.
+    type: str
+    default: "^pong (?P<version>\\S+) {token}$"
+  expect_version:
+    description:
+      - When set, the reply's C(version) group must equal this value, otherwise the
+        round fails and the verdict is V(unhealthy).
+      - Requires a C(version) group in O(expect).
+    type: str
+  connect_timeout:
+    description:
+      - Seconds allowed for each CyTube step (socketconfig request, socket connect,
+        join with login) and for the bot to appear in the user list.
+    type: float
+    default: 5
+  reply_timeout:
+    description:
+      - Seconds the bot has to answer each command.
+    type: float
+    default: 5
+  repeat:
+    description:
+      - Number of command rounds. More than 1 makes a stability window; all rounds
+        share one connection.
+    type: int
+    default: 1
+  interval:
+    description:
+      - Seconds between the starts of two rounds of a stability window. Events are
+        read while waiting, so a kick or the bot leaving is noticed.
+    type: float
+    default: 10
+  max_failures:
+    description:
+      - Rounds of the window that may fail without failing the verdict. Must be
+        smaller than O(repeat).
+    type: int
+    default: 0
+  validate_certs:
+    description:
+      - Verify TLS certificates (socketconfig request and socket.io connection).
+        Only switch this off for a test server.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file with the CA certificates to trust instead of the system's.
+    type: path
+  fail_on:
+    description:
+      - Verdicts that fail the task. The failure carries every return value and a
+        message naming the check, what was expected and what was seen.
+      - The default, an empty list, reports the verdict without failing (as
+        community.postgresql.postgresql_ping does); test RV(verdict) yourself.
+    type: list
+    elements: str
+    choices: [unhealthy, inconclusive]
+    default: []
+  forwarded_for:
+    description:
+      - FOR LOCAL TESTING ONLY. Sends C(X-Forwarded-For) with this IP address.
+        CyTube trusts that header from loopback clients only, so a probe running on
+        the CyTube host can pose as another client IP and stay clear of the per-IP
+        rate limit and guest cooldown. Public servers ignore it.
+    type: str
+notes:
+  - "Wall time is bounded: at most about 5 x O(connect_timeout) + O(repeat) x
+    O(reply_timeout) + (O(repeat) - 1) x O(interval) + 3 seconds. The connection is
+    closed on every path."
+  - "Verdict rules: a failing C(socketconfig), C(connect) (including C(Rate limit
+    exceeded)), C(join) or C(login) check, a kick, a lost connection, or CyTube not
+    delivering the probe's own command (no echo, C(cooldown), C(noflood),
+    C(spamFiltered)) gives V(inconclusive). The bot missing from the user list, or no,
+    late or wrong reply (or a different version) gives V(unhealthy)."
+  - "Stability window: V(unhealthy) when more than O(max_failures) rounds failed for the
+    bot's fault; otherwise V(inconclusive) when more than O(max_failures) rounds failed
+    for any reason or the window was cut short (connection lost); otherwise V(healthy).
+    The window stops early once the verdict is V(unhealthy) or the connection is lost."
+  - The probe posts one chat message per round in the channel; channel users see it.
+seealso:
+  - name: CyTube
+    description: The CyTube server software.
+    link: https://github.com/calzoneman/sync
+"""
+
+EXAMPLES = r"""
+- name: Check the bot after a deploy (report only)
+  cytube.shipit.cytube_check:
+    server_url: https://cytu.be
+    channel: mybotchannel
+    bot_name: mybot
+    probe_user: mybot-probe
+    probe_password: "{{ vault_probe_password }}"
+  register: bot_check
+
+- name: Roll back when the bot is unhealthy
+  ansible.builtin.include_tasks: rollback.yml
+  when: bot_check.verdict == 'unhealthy'
+
+- name: Production stability window, failing the task on any bad verdict
+  cytube.shipit.cytube_check:
+    server_url: https://cytu.be
+    channel: mybotchannel
+    bot_name: mybot
+    probe_user: mybot-probe
+    probe_password: "{{ vault_probe_password }}"
+    expect_version: "{{ bot_version }}"
+    repeat: 6
+    interval: 10
+    max_failures: 1
+    reply_timeout: 3
+    fail_on: [unhealthy, inconclusive]
+
+- name: A bot with its own command and reply format
+  cytube.shipit.cytube_check:
+    server_url: https://cytube.example.org
+    channel: lounge
+    bot_name: dj-bot
+    probe_user: dj-probe
+    probe_password: "{{ vault_probe_password }}"
+    command: "!health"
+    expect: '^ok {token} v(?P<version>[0-9.]+)$'
+    ca_path: /etc/ssl/private-ca.pem
+
+- name: Sandbox stand-in on this machine, posing as another client IP
+  cytube.shipit.cytube_check:
+    server_url: http://127.0.0.1:8080
+    channel: testchan
+    bot_name: shipbot
+    probe_user: shipprobe
+    probe_password: "{{ sandbox_probe_password }}"
+    forwarded_for: 10.99.0.7
+"""
+
+RETURN = r"""
+verdict:
+  description:
+    - V(healthy), V(unhealthy) (the bot's fault) or V(inconclusive) (CyTube
+      unreachable or refusing the probe).
+  returned: always
+  type: str
+  sample: healthy
+checks:
+  description:
+    - The checks that ran, in order; a check that could not run (an earlier one
+      failed) is absent. C(command_round_trip) appears once per round.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: C(socketconfig), C(connect), C(join), C(login), C(bot_present) or C(command_round_trip).
+      type: str
+      sample: command_round_trip
+    ok:
+      description: Whether the check passed.
+      type: bool
+      sample: true
+    latency_ms:
+      description:
+        - Milliseconds the check took. For C(bot_present), the time waited after the
+          user list arrived (0 when the bot was already in it). For
+          C(command_round_trip), from sending the command to receiving the reply.
+      type: float
+      sample: 3.1
+    expected:
+      description: What the check expected.
+      type: str
+      sample: "a reply from 'shipbot' matching '^pong (?P<version>\\S+) 5f1c0a9e2b$' within 5.0s"
+    seen:
+      description: What was seen instead (or the value that satisfied the check).
+      type: str
+      sample: "'pong 1.4.2 5f1c0a9e2b' after 3.1 ms"
+    message:
+      description: A short explanation.
+      type: str
+      sample: bot answered
+    round:
+      description: Round number (1-based), for C(command_round_trip) only.
+      type: int
+      sample: 1
+  sample:
+    - name: socketconfig
+      ok: true
+      latency_ms: 2.4
+      expected: "HTTP 200 with a servers list from http://127.0.0.1:8080/socketconfig/testchan.json within 5.0s"
+      seen: "server http://127.0.0.1:1337 (secure: false)"
+      message: socketconfig read
+version:
+  description: The C(version) group of the last matching reply (null when none).
+  returned: always
+  type: str
+  sample: 1.4.2
+failed_check:
+  description: The check that decided a non-healthy verdict, or null when healthy.
+  returned: always
+  type: str
+  sample: command_round_trip
+msg:
+  description: One line saying what happened; for a failure, which check failed, what was expected and what was seen.
+  returned: always
+  type: str
+  sample: >-
+    unhealthy: check command_round_trip failed: no reply from 'shipbot'; expected a reply from
+    'shipbot' matching '^pong (?P<version>\S+) 5f1c0a9e2b$' within 5.0s; seen no reply within 5.0s
+elapsed_ms:
+  description: Wall time of the whole probe in milliseconds.
+  returned: always
+  type: float
+  sample: 74.2
+"""
+
+import sys  # noqa: E402
+
+if __name__ == "__main__" and "aiohttp" not in sys.modules:
+    # Only in the module's own process: python-socketio's package import pulls in its
+    # asyncio client, which imports aiohttp when present (~0.2 s). The sync client
+    # used here never needs it, and the async client treats it as optional.
+    sys.modules["aiohttp"] = None  # type: ignore[assignment]
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import (  # noqa: E402
+    argument_spec,
+    to_config,
+    validate,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import (  # noqa: E402
+    HAS_SOCKETIO,
+    HAS_WEBSOCKET_CLIENT,
+    SOCKETIO_IMPORT_ERROR,
+    WEBSOCKET_IMPORT_ERROR,
+    one_line,
+    scrub,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe  # noqa: E402
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    secrets = [s for s in (params.get("probe_password"), params.get("channel_password")) if s]
+
+    errors = validate(params)
+    if errors:
+        module.fail_json(msg=scrub("invalid options: " + "; ".join(errors), secrets), changed=False,
+                         errors=[scrub(e, secrets) for e in errors])
+
+    if not HAS_SOCKETIO:
+        module.fail_json(msg=missing_required_lib("python-socketio"), exception=SOCKETIO_IMPORT_ERROR)
+    if not HAS_WEBSOCKET_CLIENT:
+        module.fail_json(msg=missing_required_lib("websocket-client"), exception=WEBSOCKET_IMPORT_ERROR)
+
+    cfg = to_config(params)
+    try:
+        report = run_probe(cfg)
+    except Exception as exc:  # never leak a secret through an unexpected traceback
+        module.fail_json(msg=scrub("cytube_check failed unexpectedly: %s: %s" % (type(exc).__name__, one_line(exc)),
+                                   secrets), changed=False)
+    result = report.as_dict(cfg.secrets)
+    result["changed"] = False
+    if report.verdict in (params.get("fail_on") or []):
+        result["msg"] = "verdict %s is in fail_on: %s" % (report.verdict, result["msg"])
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
