@@ -35,7 +35,7 @@ ansible-playbook -i inventories/sandbox playbooks/verify.yml -e "shipit_channel=
 
 printf '\n== releases of channel %s\n' "$channel"
 ansible-playbook -i inventories/sandbox playbooks/rollback.yml -e "shipit_channel=$channel" -e "shipit_hosts=$host" \
-  -e bot_rollback_action=list
+  -e rollback_to=list
 
 echo
 echo "demo: channel $channel on $host runs cytube-refbot $version (deployed and verified in ${deploy_s} s)"
