@@ -73,16 +73,20 @@ def validate(params: Mapping[str, Any]) -> List[str]:
 
     channel = params.get("channel") or ""
     if not valid_channel_name(channel):
-        errors.append("channel %r is not a valid CyTube channel name: use %s (the part after /r/ in the "
-                      "channel's address)" % (channel, CHANNEL_RULE))
+        errors.append(
+            "channel %r is not a valid CyTube channel name: use %s (the part after /r/ in the "
+            "channel's address)" % (channel, CHANNEL_RULE)
+        )
 
     for option in ("bot_name", "probe_user"):
         value = params.get(option) or ""
         if not valid_user_name(value):
             errors.append("%s %r is not a valid CyTube user name: use %s" % (option, value, USER_RULE))
     if same_name(params.get("bot_name"), params.get("probe_user")):
-        errors.append("probe_user %r is the bot's own name: logging in with it would kick the bot "
-                      "(CyTube's duplicate login rule); use a separate probe account" % params.get("probe_user"))
+        errors.append(
+            "probe_user %r is the bot's own name: logging in with it would kick the bot "
+            "(CyTube's duplicate login rule); use a separate probe account" % params.get("probe_user")
+        )
 
     command = params.get("command")
     if command is None or not command.strip():
@@ -91,8 +95,10 @@ def validate(params: Mapping[str, Any]) -> List[str]:
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in command):
             errors.append("command %r contains control characters, which CyTube replaces with spaces" % command)
         if len(command) + _TOKEN_ROOM > MAX_CHAT_LENGTH:
-            errors.append("command is %d characters long: with the probe token it must fit CyTube's %d-character "
-                          "chat limit (at most %d)" % (len(command), MAX_CHAT_LENGTH, MAX_CHAT_LENGTH - _TOKEN_ROOM))
+            errors.append(
+                "command is %d characters long: with the probe token it must fit CyTube's %d-character "
+                "chat limit (at most %d)" % (len(command), MAX_CHAT_LENGTH, MAX_CHAT_LENGTH - _TOKEN_ROOM)
+            )
 
     expect = params.get("expect")
     compiled = None
@@ -102,14 +108,16 @@ def validate(params: Mapping[str, Any]) -> List[str]:
         try:
             compiled = build_expect_pattern(expect, SAMPLE_TOKEN)
         except re.error as exc:
-            errors.append("expect %r is not a valid regular expression (%s); '{token}' stands for the probe "
-                          "token" % (expect, exc))
+            errors.append(
+                "expect %r is not a valid regular expression (%s); '{token}' stands for the probe token" % (expect, exc)
+            )
     if params.get("expect_version") is not None:
         if params.get("expect_version") == "":
             errors.append("expect_version is empty: give the version the bot must report, or omit it")
         elif compiled is not None and "version" not in compiled.groupindex:
-            errors.append("expect_version is set but expect %r has no (?P<version>...) group to capture the "
-                          "version from" % expect)
+            errors.append(
+                "expect_version is set but expect %r has no (?P<version>...) group to capture the version from" % expect
+            )
 
     for option in ("connect_timeout", "reply_timeout"):
         value = params.get(option)
@@ -125,8 +133,9 @@ def validate(params: Mapping[str, Any]) -> List[str]:
     if max_failures is None or max_failures < 0:
         errors.append("max_failures %r must be 0 or more" % max_failures)
     elif repeat is not None and repeat >= 1 and max_failures >= repeat:
-        errors.append("max_failures %r must be smaller than repeat %r, or no window could ever fail"
-                      % (max_failures, repeat))
+        errors.append(
+            "max_failures %r must be smaller than repeat %r, or no window could ever fail" % (max_failures, repeat)
+        )
 
     ca_path = params.get("ca_path")
     if ca_path and not os.path.isfile(ca_path):
@@ -137,8 +146,10 @@ def validate(params: Mapping[str, Any]) -> List[str]:
         try:
             ipaddress.ip_address(forwarded_for)
         except ValueError:
-            errors.append("forwarded_for %r is not an IP address (it is sent as X-Forwarded-For, for local "
-                          "testing only)" % forwarded_for)
+            errors.append(
+                "forwarded_for %r is not an IP address (it is sent as X-Forwarded-For, for local "
+                "testing only)" % forwarded_for
+            )
     return errors
 
 

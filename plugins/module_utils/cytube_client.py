@@ -99,6 +99,7 @@ def same_name(left: Optional[str], right: Optional[str]) -> bool:
 
 # -------------------------------------------------------------------------- tokens
 
+
 def make_token(nbytes: int = 5) -> str:
     """A fresh probe token: lowercase hex, ``2 * nbytes`` characters (8-12 allowed).
 
@@ -152,6 +153,7 @@ def decode_chat_html(msg: str) -> str:
 
 # ------------------------------------------------------------------ secrets
 
+
 def scrub(text: Any, secret_values: Iterable[Optional[str]]) -> str:
     """``text`` as a string with every non-empty secret replaced by ``********``."""
     out = text if isinstance(text, str) else str(text)
@@ -168,6 +170,7 @@ def scrub(text: Any, secret_values: Iterable[Optional[str]]) -> str:
 
 
 # ------------------------------------------------------------------ errors
+
 
 class CytubeError(Exception):
     """CyTube could not be reached, or refused us. ``str()`` is one line."""
@@ -191,6 +194,7 @@ class CytubeConnectError(CytubeError):
 
 
 # ------------------------------------------------------------ socketconfig
+
 
 @dataclass(frozen=True)
 class ServerEntry:
@@ -251,8 +255,7 @@ def parse_socketconfig(body: Any) -> List[ServerEntry]:
         scheme = urlsplit(item["url"]).scheme.lower()
         if scheme not in ("http", "https", "ws", "wss"):
             continue
-        entries.append(ServerEntry(url=item["url"], secure=bool(item.get("secure")),
-                                   ipv6=bool(item.get("ipv6"))))
+        entries.append(ServerEntry(url=item["url"], secure=bool(item.get("secure")), ipv6=bool(item.get("ipv6"))))
     if not entries:
         raise CytubeHTTPError("socketconfig lists no server with an http(s) URL")
     return entries
@@ -334,10 +337,15 @@ class _TLSHandler(urllib.request.HTTPSHandler):
         return self.do_open(http.client.HTTPSConnection, req, context=self._tls.context())
 
 
-def fetch_socketconfig(server_url: str, channel: str, timeout: float,
-                       validate_certs: bool = True, ca_path: Optional[str] = None,
-                       headers: Optional[Mapping[str, str]] = None,
-                       tls: Optional[TLSSettings] = None) -> List[ServerEntry]:
+def fetch_socketconfig(
+    server_url: str,
+    channel: str,
+    timeout: float,
+    validate_certs: bool = True,
+    ca_path: Optional[str] = None,
+    headers: Optional[Mapping[str, str]] = None,
+    tls: Optional[TLSSettings] = None,
+) -> List[ServerEntry]:
     """GET ``/socketconfig/<channel>.json`` and return its server entries.
 
     Redirects are followed and proxies come from the environment (``https_proxy``,
@@ -352,8 +360,9 @@ def fetch_socketconfig(server_url: str, channel: str, timeout: float,
     opener = urllib.request.build_opener(_TLSHandler(tls))
 
     def request() -> Tuple[int, bytes]:
-        with opener.open(urllib.request.Request(url, headers=request_headers, method="GET"),
-                         timeout=timeout) as response:
+        with opener.open(
+            urllib.request.Request(url, headers=request_headers, method="GET"), timeout=timeout
+        ) as response:
             return response.status, response.read(MAX_SOCKETCONFIG_BYTES)
 
     status: Optional[int] = None
@@ -369,8 +378,9 @@ def fetch_socketconfig(server_url: str, channel: str, timeout: float,
                 detail = exc.read(200).decode("utf-8", "replace")  # type: ignore[attr-defined]
             except Exception:
                 pass
-            raise CytubeHTTPError("HTTP %s from %s%s" % (code, url, (": " + one_line(detail)) if detail else ""),
-                                  status=code) from None
+            raise CytubeHTTPError(
+                "HTTP %s from %s%s" % (code, url, (": " + one_line(detail)) if detail else ""), status=code
+            ) from None
         reason = getattr(exc, "reason", None) or exc
         raise CytubeHTTPError("%s: %s" % (url, one_line(reason) or type(exc).__name__)) from None
     try:
@@ -387,6 +397,7 @@ def one_line(value: Any, limit: int = 300) -> str:
 
 
 # --------------------------------------------------------------- the session
+
 
 @dataclass(frozen=True)
 class Event:
@@ -444,8 +455,14 @@ class CytubeSession:
     per 10 s) makes a reconnecting probe part of the problem.
     """
 
-    def __init__(self, timeout: float, validate_certs: bool = True, ca_path: Optional[str] = None,
-                 headers: Optional[Mapping[str, str]] = None, tls: Optional[TLSSettings] = None) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        validate_certs: bool = True,
+        ca_path: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        tls: Optional[TLSSettings] = None,
+    ) -> None:
         if not HAS_SOCKETIO or not HAS_WEBSOCKET_CLIENT:
             raise CytubeError("python-socketio and websocket-client are required")
         self.timeout = timeout
@@ -461,8 +478,15 @@ class CytubeSession:
         if urlsplit(url).scheme.lower() in ("https", "wss"):
             # one SSL context for the socketconfig request and the socket
             options["websocket_extra_options"] = {"sslopt": {"context": self.tls.context()}}
-        client = _OrderedClient(reconnection=False, logger=False, engineio_logger=False, handle_sigint=False,
-                                request_timeout=self.timeout, ssl_verify=self.tls.validate_certs, **options)
+        client = _OrderedClient(
+            reconnection=False,
+            logger=False,
+            engineio_logger=False,
+            handle_sigint=False,
+            request_timeout=self.timeout,
+            ssl_verify=self.tls.validate_certs,
+            **options,
+        )
         client.on("*", self._on_any)
         client.on("connect_error", self._on_connect_error)
         client.on("disconnect", self._on_disconnect)
@@ -490,9 +514,17 @@ class CytubeSession:
             self._client = self._make_client(url)
             client = self._client
             call_with_deadline(
-                lambda: client.connect(url, headers=self.headers, transports=["websocket"],
-                                       socketio_path="socket.io", wait=True, wait_timeout=self.timeout),
-                2 * self.timeout + DEADLINE_SLACK_S, "socket.io connect to %s" % url)
+                lambda: client.connect(
+                    url,
+                    headers=self.headers,
+                    transports=["websocket"],
+                    socketio_path="socket.io",
+                    wait=True,
+                    wait_timeout=self.timeout,
+                ),
+                2 * self.timeout + DEADLINE_SLACK_S,
+                "socket.io connect to %s" % url,
+            )
         except Exception as exc:
             reason = self.connect_error
             if reason:
@@ -611,5 +643,12 @@ class ChatMessage:
             return None
         stamp = data.get("time")
         time_ms = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
-        return cls(username=str(data.get("username", "")), raw=raw, text=decode_chat_html(raw),
-                   time_ms=time_ms, received_mono=event.mono, received_wall=event.wall, replay=replay)
+        return cls(
+            username=str(data.get("username", "")),
+            raw=raw,
+            text=decode_chat_html(raw),
+            time_ms=time_ms,
+            received_mono=event.mono,
+            received_wall=event.wall,
+            replay=replay,
+        )

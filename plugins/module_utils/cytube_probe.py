@@ -90,6 +90,7 @@ def command_text(command: str, token: str) -> str:
 
 # ------------------------------------------------------------------ config/results
 
+
 @dataclass
 class ProbeConfig:
     """Everything the probe needs; validated by ``cytube_check_spec.validate``."""
@@ -118,9 +119,14 @@ class ProbeConfig:
 
     def max_wall_time(self) -> float:
         """Upper bound of a probe's wall time, in seconds (documented)."""
-        return (4 * self.connect_timeout + self.connect_timeout  # socketconfig, connect(x2), join+login, bot
-                + self.reply_timeout * self.repeat + self.interval * (self.repeat - 1)
-                + CLOSE_TIMEOUT_S + 1.0)
+        return (
+            4 * self.connect_timeout
+            + self.connect_timeout  # socketconfig, connect(x2), join+login, bot
+            + self.reply_timeout * self.repeat
+            + self.interval * (self.repeat - 1)
+            + CLOSE_TIMEOUT_S
+            + 1.0
+        )
 
 
 @dataclass
@@ -184,16 +190,16 @@ def _quote(text: Optional[str], limit: int = 120) -> str:
 # -------------------------------------------------------------------- matching
 
 # Outcomes of RoundMatcher.classify
-REPLAY = "replay"            # received before the join completed (CyTube replays 15)
+REPLAY = "replay"  # received before the join completed (CyTube replays 15)
 BEFORE_SEND = "before_send"  # received before the command went out
-OWN_ECHO = "own_echo"        # the probe's own command, echoed back by CyTube
-OWN_OTHER = "own_other"      # something else from the probe's name
-FOREIGN = "foreign"          # someone else quoting the token (not the bot)
-OTHER = "other"              # unrelated chat
-STALE = "stale"              # from the bot, timed before the send, no token
-MATCH = "match"              # the reply
-WRONG = "wrong"              # the bot answered this token, but not as expected
-BOT_OTHER = "bot_other"      # the bot said something else (no token, no match)
+OWN_ECHO = "own_echo"  # the probe's own command, echoed back by CyTube
+OWN_OTHER = "own_other"  # something else from the probe's name
+FOREIGN = "foreign"  # someone else quoting the token (not the bot)
+OTHER = "other"  # unrelated chat
+STALE = "stale"  # from the bot, timed before the send, no token
+MATCH = "match"  # the reply
+WRONG = "wrong"  # the bot answered this token, but not as expected
+BOT_OTHER = "bot_other"  # the bot said something else (no token, no match)
 
 
 @dataclass
@@ -236,6 +242,7 @@ class RoundMatcher:
 
 # -------------------------------------------------------------------- verdict
 
+
 def classify(checks: List[CheckResult], repeat: int, max_failures: int) -> Tuple[str, Optional[CheckResult]]:
     """The verdict and the check that decided it (None when healthy).
 
@@ -261,8 +268,9 @@ def classify(checks: List[CheckResult], repeat: int, max_failures: int) -> Tuple
     return HEALTHY, None
 
 
-def summarize(verdict: str, decisive: Optional[CheckResult], checks: List[CheckResult],
-              cfg: ProbeConfig, version: Optional[str]) -> str:
+def summarize(
+    verdict: str, decisive: Optional[CheckResult], checks: List[CheckResult], cfg: ProbeConfig, version: Optional[str]
+) -> str:
     """The one-line ``msg``."""
     rounds = [c for c in checks if c.name == ROUND_CHECK]
     if verdict == HEALTHY:
@@ -270,20 +278,40 @@ def summarize(verdict: str, decisive: Optional[CheckResult], checks: List[CheckR
         ver = " (version %s)" % version if version else ""
         if cfg.repeat == 1:
             return "healthy: %r answered %r on channel %r in %s ms%s" % (
-                cfg.bot_name, cfg.command, cfg.channel, good[0] if good else "?", ver)
+                cfg.bot_name,
+                cfg.command,
+                cfg.channel,
+                good[0] if good else "?",
+                ver,
+            )
         return "healthy: %r answered %d/%d rounds on channel %r (median %s ms, max %s ms)%s" % (
-            cfg.bot_name, len(good), cfg.repeat, cfg.channel,
-            round(statistics.median(good), 1) if good else "?", max(good) if good else "?", ver)
+            cfg.bot_name,
+            len(good),
+            cfg.repeat,
+            cfg.channel,
+            round(statistics.median(good), 1) if good else "?",
+            max(good) if good else "?",
+            ver,
+        )
     if decisive is None:
         return "%s: the check did not complete" % verdict
     where = decisive.name
     if decisive.round is not None and cfg.repeat > 1:
         failed = len([c for c in rounds if not c.ok])
         where = "%s round %d/%d (%d failed, max_failures %d)" % (
-            decisive.name, decisive.round, cfg.repeat, failed, cfg.max_failures)
+            decisive.name,
+            decisive.round,
+            cfg.repeat,
+            failed,
+            cfg.max_failures,
+        )
     return "%s: check %s failed: %s; expected %s; seen %s" % (
-        verdict, where, one_line(decisive.message, 200), one_line(decisive.expected, 200),
-        one_line(decisive.seen, 200))
+        verdict,
+        where,
+        one_line(decisive.message, 200),
+        one_line(decisive.expected, 200),
+        one_line(decisive.seen, 200),
+    )
 
 
 # ---------------------------------------------------------------------- probe
@@ -334,8 +362,7 @@ class _RoundSeen:
 class Probe:
     """Runs the checks on one session; results accumulate in ``checks``."""
 
-    def __init__(self, cfg: ProbeConfig, session: CytubeSession,
-                 token_factory: Callable[[], str] = make_token) -> None:
+    def __init__(self, cfg: ProbeConfig, session: CytubeSession, token_factory: Callable[[], str] = make_token) -> None:
         self.cfg = cfg
         self.session = session
         self.token_factory = token_factory
@@ -418,11 +445,15 @@ class Probe:
             message = ("CyTube refused the connection: %s" % refused) if refused else "cannot connect to CyTube"
             if refused and "rate limit" in refused.lower():
                 message += " (per-IP limit: 5 connections, then 1 per 10 s; retry later)"
-            self._add(CheckResult("connect", False, ms(time.monotonic() - start), expected, str(exc),
-                                  message, failure=INCONCLUSIVE))
+            self._add(
+                CheckResult(
+                    "connect", False, ms(time.monotonic() - start), expected, str(exc), message, failure=INCONCLUSIVE
+                )
+            )
             return False
-        self._add(CheckResult("connect", True, ms(time.monotonic() - start), expected,
-                              "connected to %s" % url, "connected"))
+        self._add(
+            CheckResult("connect", True, ms(time.monotonic() - start), expected, "connected to %s" % url, "connected")
+        )
         return True
 
     def join_and_login(self) -> bool:
@@ -446,12 +477,19 @@ class Probe:
 
         join_expected = "the channel's user list for %r within %ss" % (cfg.channel, cfg.connect_timeout)
         if st.userlist_mono is not None:
-            self._add(CheckResult("join", True, ms(st.userlist_mono - start), join_expected,
-                                  "user list with %d user(s)" % len(st.users.users), "joined"))
+            self._add(
+                CheckResult(
+                    "join",
+                    True,
+                    ms(st.userlist_mono - start),
+                    join_expected,
+                    "user list with %d user(s)" % len(st.users.users),
+                    "joined",
+                )
+            )
         else:
             seen, message = self._why_no_join(now - start)
-            self._add(CheckResult("join", False, ms(now - start), join_expected, seen, message,
-                                  failure=INCONCLUSIVE))
+            self._add(CheckResult("join", False, ms(now - start), join_expected, seen, message, failure=INCONCLUSIVE))
             return False
 
         kind = "guest login" if not cfg.probe_password else "account login"
@@ -459,8 +497,17 @@ class Probe:
         reply = st.login
         if reply is None:
             seen = st.lost or "no login reply"
-            self._add(CheckResult("login", False, ms(now - login_start), login_expected, seen,
-                                  "CyTube did not answer the probe's login", failure=INCONCLUSIVE))
+            self._add(
+                CheckResult(
+                    "login",
+                    False,
+                    ms(now - login_start),
+                    login_expected,
+                    seen,
+                    "CyTube did not answer the probe's login",
+                    failure=INCONCLUSIVE,
+                )
+            )
             return False
         latency = ms((st.login_mono or now) - login_start)
         if not reply.get("success"):
@@ -472,13 +519,21 @@ class Probe:
                 message += " (the name belongs to an account: give probe_password, or pick another guest name)"
             elif "invalid username/password" in error.lower() or "does not exist" in error.lower():
                 message += " (check probe_user/probe_password)"
-            self._add(CheckResult("login", False, latency, login_expected, "error: %s" % error, message,
-                                  failure=INCONCLUSIVE))
+            self._add(
+                CheckResult("login", False, latency, login_expected, "error: %s" % error, message, failure=INCONCLUSIVE)
+            )
             return False
         self.probe_name = str(reply.get("name") or cfg.probe_user)
-        self._add(CheckResult("login", True, latency, login_expected,
-                              "logged in as %r%s" % (self.probe_name, " (guest)" if reply.get("guest") else ""),
-                              "logged in"))
+        self._add(
+            CheckResult(
+                "login",
+                True,
+                latency,
+                login_expected,
+                "logged in as %r%s" % (self.probe_name, " (guest)" if reply.get("guest") else ""),
+                "logged in",
+            )
+        )
         return True
 
     def _why_no_join(self, waited: float) -> Tuple[str, str]:
@@ -494,8 +549,7 @@ class Probe:
             login_error = "; the login was refused too: %s" % one_line(st.login.get("error") or "no reason")
         if st.errors:
             return "errorMsg: %s%s" % (st.errors[-1], login_error), "CyTube did not accept the join"
-        return ("no user list after %.1f s%s" % (waited, login_error),
-                "CyTube did not complete the join in time")
+        return ("no user list after %.1f s%s" % (waited, login_error), "CyTube did not complete the join in time")
 
     def bot_present(self) -> bool:
         cfg, st = self.cfg, self.state
@@ -506,19 +560,44 @@ class Probe:
         user = st.users.get(cfg.bot_name)
         if user is not None:
             latency = ms(max(0.0, (st.bot_seen_mono or now) - start))
-            self._add(CheckResult("bot_present", True, latency, expected,
-                                  "%r present (rank %s)" % (user.get("name"), user.get("rank")),
-                                  "bot is in the channel"))
+            self._add(
+                CheckResult(
+                    "bot_present",
+                    True,
+                    latency,
+                    expected,
+                    "%r present (rank %s)" % (user.get("name"), user.get("rank")),
+                    "bot is in the channel",
+                )
+            )
             return True
         names = st.users.names()
         shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
         seen = "not in the user list; %d user(s) present: %s" % (len(names), shown or "none")
         if st.lost:
-            self._add(CheckResult("bot_present", False, ms(now - start), expected, st.lost,
-                                  "CyTube closed the probe's connection", failure=INCONCLUSIVE))
+            self._add(
+                CheckResult(
+                    "bot_present",
+                    False,
+                    ms(now - start),
+                    expected,
+                    st.lost,
+                    "CyTube closed the probe's connection",
+                    failure=INCONCLUSIVE,
+                )
+            )
         else:
-            self._add(CheckResult("bot_present", False, ms(now - start), expected, seen,
-                                  "bot %r is not in channel %r" % (cfg.bot_name, cfg.channel), failure=UNHEALTHY))
+            self._add(
+                CheckResult(
+                    "bot_present",
+                    False,
+                    ms(now - start),
+                    expected,
+                    seen,
+                    "bot %r is not in channel %r" % (cfg.bot_name, cfg.channel),
+                    failure=UNHEALTHY,
+                )
+            )
         return False
 
     def command_round(self, number: int) -> CheckResult:
@@ -532,8 +611,16 @@ class Probe:
         st.chats.clear()
         st.drops.clear()
         if st.lost:
-            return CheckResult(ROUND_CHECK, False, None, expected, st.lost,
-                               "connection lost before the command", failure=INCONCLUSIVE, round=number)
+            return CheckResult(
+                ROUND_CHECK,
+                False,
+                None,
+                expected,
+                st.lost,
+                "connection lost before the command",
+                failure=INCONCLUSIVE,
+                round=number,
+            )
         sent_wall_ms = time.time() * 1000.0
         sent_mono = time.monotonic()
         self._emit("chatMsg", {"msg": text})
@@ -570,26 +657,61 @@ class Probe:
             if version is not None:
                 self.version = version
             if cfg.expect_version is not None and version != cfg.expect_version:
-                return CheckResult(ROUND_CHECK, False, latency, expected,
-                                   "%s after %s ms (version %r)" % (_quote(msg.text), latency, version),
-                                   "wrong version: expected %r, seen %r" % (cfg.expect_version, version),
-                                   failure=UNHEALTHY, round=number)
-            return CheckResult(ROUND_CHECK, True, latency, expected,
-                               "%s after %s ms" % (_quote(msg.text), latency), "bot answered", round=number)
+                return CheckResult(
+                    ROUND_CHECK,
+                    False,
+                    latency,
+                    expected,
+                    "%s after %s ms (version %r)" % (_quote(msg.text), latency, version),
+                    "wrong version: expected %r, seen %r" % (cfg.expect_version, version),
+                    failure=UNHEALTHY,
+                    round=number,
+                )
+            return CheckResult(
+                ROUND_CHECK,
+                True,
+                latency,
+                expected,
+                "%s after %s ms" % (_quote(msg.text), latency),
+                "bot answered",
+                round=number,
+            )
         if seen.wrong is not None:
             msg = seen.wrong
             latency = ms(msg.received_mono - sent_mono)
-            return CheckResult(ROUND_CHECK, False, latency, expected,
-                               "%s after %s ms" % (_quote(msg.text), latency),
-                               "wrong reply from %r" % cfg.bot_name, failure=UNHEALTHY, round=number)
+            return CheckResult(
+                ROUND_CHECK,
+                False,
+                latency,
+                expected,
+                "%s after %s ms" % (_quote(msg.text), latency),
+                "wrong reply from %r" % cfg.bot_name,
+                failure=UNHEALTHY,
+                round=number,
+            )
         if st.drops:
             name, data = st.drops[0]
-            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected,
-                               "%s %s" % (name, one_line(data)),
-                               "CyTube dropped the probe's command (%s)" % name, failure=INCONCLUSIVE, round=number)
+            return CheckResult(
+                ROUND_CHECK,
+                False,
+                ms(now - sent_mono),
+                expected,
+                "%s %s" % (name, one_line(data)),
+                "CyTube dropped the probe's command (%s)" % name,
+                failure=INCONCLUSIVE,
+                round=number,
+            )
         if st.lost:
-            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected, st.lost,
-                               "connection lost while waiting for the reply", failure=INCONCLUSIVE, round=number)
+            return CheckResult(
+                ROUND_CHECK,
+                False,
+                ms(now - sent_mono),
+                expected,
+                st.lost,
+                "connection lost while waiting for the reply",
+                failure=INCONCLUSIVE,
+                round=number,
+            )
         notes = []
         if seen.foreign:
             other = seen.foreign[0]
@@ -601,20 +723,45 @@ class Probe:
         extra = ("; " + "; ".join(notes)) if notes else ""
         echo = seen.echo
         if echo is None:
-            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected,
-                               "no echo of the command from CyTube within %ss%s" % (cfg.reply_timeout, extra),
-                               "CyTube did not deliver the probe's command", failure=INCONCLUSIVE, round=number)
+            return CheckResult(
+                ROUND_CHECK,
+                False,
+                ms(now - sent_mono),
+                expected,
+                "no echo of the command from CyTube within %ss%s" % (cfg.reply_timeout, extra),
+                "CyTube did not deliver the probe's command",
+                failure=INCONCLUSIVE,
+                round=number,
+            )
         echo_s = echo.received_mono - sent_mono
         seen_text = "no reply within %ss (CyTube echoed the command after %s ms)%s" % (
-            cfg.reply_timeout, ms(echo_s), extra)
+            cfg.reply_timeout,
+            ms(echo_s),
+            extra,
+        )
         if echo_s > cfg.reply_timeout * SLOW_ECHO_SHARE:
             # The command reaches the bot about when it reaches us, and the reply takes
             # about as long again: even an instant bot could not have answered in time.
-            return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected, seen_text,
-                               "CyTube is too slow to judge the bot (the echo alone took more than half "
-                               "of reply_timeout)", failure=INCONCLUSIVE, round=number)
-        return CheckResult(ROUND_CHECK, False, ms(now - sent_mono), expected, seen_text,
-                           "no reply from %r" % cfg.bot_name, failure=UNHEALTHY, round=number)
+            return CheckResult(
+                ROUND_CHECK,
+                False,
+                ms(now - sent_mono),
+                expected,
+                seen_text,
+                "CyTube is too slow to judge the bot (the echo alone took more than half of reply_timeout)",
+                failure=INCONCLUSIVE,
+                round=number,
+            )
+        return CheckResult(
+            ROUND_CHECK,
+            False,
+            ms(now - sent_mono),
+            expected,
+            seen_text,
+            "no reply from %r" % cfg.bot_name,
+            failure=UNHEALTHY,
+            round=number,
+        )
 
     def rounds(self) -> None:
         cfg = self.cfg
@@ -638,9 +785,12 @@ class Probe:
             self.rounds()
 
 
-def run_probe(cfg: ProbeConfig, session_factory: SessionFactory = CytubeSession,
-              fetch: Fetcher = fetch_socketconfig,
-              token_factory: Callable[[], str] = make_token) -> ProbeReport:
+def run_probe(
+    cfg: ProbeConfig,
+    session_factory: SessionFactory = CytubeSession,
+    fetch: Fetcher = fetch_socketconfig,
+    token_factory: Callable[[], str] = make_token,
+) -> ProbeReport:
     """Run every check against CyTube and return the report; never raises
     :class:`CytubeError`. The session is always closed."""
     started = time.monotonic()
@@ -654,24 +804,61 @@ def run_probe(cfg: ProbeConfig, session_factory: SessionFactory = CytubeSession,
     t0 = time.monotonic()
     server = None
     try:
-        entries = fetch(cfg.server_url, cfg.channel, timeout=cfg.connect_timeout,
-                        validate_certs=cfg.validate_certs, ca_path=cfg.ca_path, headers=headers, tls=tls)
+        entries = fetch(
+            cfg.server_url,
+            cfg.channel,
+            timeout=cfg.connect_timeout,
+            validate_certs=cfg.validate_certs,
+            ca_path=cfg.ca_path,
+            headers=headers,
+            tls=tls,
+        )
         server = pick_server(entries)
     except CytubeError as exc:
-        checks.append(CheckResult("socketconfig", False, ms(time.monotonic() - t0), expected, str(exc),
-                                  "cannot read CyTube's socketconfig", failure=INCONCLUSIVE))
+        checks.append(
+            CheckResult(
+                "socketconfig",
+                False,
+                ms(time.monotonic() - t0),
+                expected,
+                str(exc),
+                "cannot read CyTube's socketconfig",
+                failure=INCONCLUSIVE,
+            )
+        )
     if server is not None:
-        checks.append(CheckResult("socketconfig", True, ms(time.monotonic() - t0), expected,
-                                  "server %s (secure: %s)" % (server.url, str(server.secure).lower()),
-                                  "socketconfig read"))
+        checks.append(
+            CheckResult(
+                "socketconfig",
+                True,
+                ms(time.monotonic() - t0),
+                expected,
+                "server %s (secure: %s)" % (server.url, str(server.secure).lower()),
+                "socketconfig read",
+            )
+        )
         session: Optional[CytubeSession] = None
         try:
             try:
-                session = session_factory(timeout=cfg.connect_timeout, validate_certs=cfg.validate_certs,
-                                          ca_path=cfg.ca_path, headers=headers, tls=tls)
+                session = session_factory(
+                    timeout=cfg.connect_timeout,
+                    validate_certs=cfg.validate_certs,
+                    ca_path=cfg.ca_path,
+                    headers=headers,
+                    tls=tls,
+                )
             except CytubeError as exc:
-                checks.append(CheckResult("connect", False, 0.0, "a socket.io client", str(exc),
-                                          "cannot create the socket.io client", failure=INCONCLUSIVE))
+                checks.append(
+                    CheckResult(
+                        "connect",
+                        False,
+                        0.0,
+                        "a socket.io client",
+                        str(exc),
+                        "cannot create the socket.io client",
+                        failure=INCONCLUSIVE,
+                    )
+                )
             if session is not None:
                 probe = Probe(cfg, session, token_factory)
                 try:
@@ -679,9 +866,17 @@ def run_probe(cfg: ProbeConfig, session_factory: SessionFactory = CytubeSession,
                 except Exception as exc:  # a library surprise must not hide what was seen
                     done = [c.name for c in probe.checks]
                     pending = next((n for n in CHECK_NAMES[1:] if n not in done), ROUND_CHECK)
-                    probe.checks.append(CheckResult(
-                        pending, False, None, "no error", "%s: %s" % (type(exc).__name__, one_line(exc)),
-                        "the probe failed unexpectedly", failure=INCONCLUSIVE))
+                    probe.checks.append(
+                        CheckResult(
+                            pending,
+                            False,
+                            None,
+                            "no error",
+                            "%s: %s" % (type(exc).__name__, one_line(exc)),
+                            "the probe failed unexpectedly",
+                            failure=INCONCLUSIVE,
+                        )
+                    )
                 checks.extend(probe.checks)
                 version = probe.version
         finally:
@@ -690,6 +885,11 @@ def run_probe(cfg: ProbeConfig, session_factory: SessionFactory = CytubeSession,
 
     verdict, decisive = classify(checks, cfg.repeat, cfg.max_failures)
     msg = summarize(verdict, decisive, checks, cfg, version)
-    return ProbeReport(verdict=verdict, checks=checks, version=version,
-                       failed_check=decisive.name if decisive is not None else None,
-                       msg=scrub(msg, cfg.secrets), elapsed_ms=ms(time.monotonic() - started))
+    return ProbeReport(
+        verdict=verdict,
+        checks=checks,
+        version=version,
+        failed_check=decisive.name if decisive is not None else None,
+        msg=scrub(msg, cfg.secrets),
+        elapsed_ms=ms(time.monotonic() - started),
+    )

@@ -315,7 +315,7 @@ elapsed_ms:
   sample: 74.2
 """
 
-import sys  # noqa: E402
+import sys
 
 if __name__ == "__main__" and "aiohttp" not in sys.modules:
     # Only in the module's own process: python-socketio's package import pulls in its
@@ -323,13 +323,13 @@ if __name__ == "__main__" and "aiohttp" not in sys.modules:
     # used here never needs it, and the async client treats it as optional.
     sys.modules["aiohttp"] = None  # type: ignore[assignment]
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import (  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import (
     argument_spec,
     to_config,
     validate,
 )
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import (  # noqa: E402
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import (
     HAS_SOCKETIO,
     HAS_WEBSOCKET_CLIENT,
     SOCKETIO_IMPORT_ERROR,
@@ -337,7 +337,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     one_line,
     scrub,
 )
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe  # noqa: E402
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
 
 
 def main() -> None:
@@ -347,8 +347,11 @@ def main() -> None:
 
     errors = validate(params)
     if errors:
-        module.fail_json(msg=scrub("invalid options: " + "; ".join(errors), secrets), changed=False,
-                         errors=[scrub(e, secrets) for e in errors])
+        module.fail_json(
+            msg=scrub("invalid options: " + "; ".join(errors), secrets),
+            changed=False,
+            errors=[scrub(e, secrets) for e in errors],
+        )
 
     if not HAS_SOCKETIO:
         module.fail_json(msg=missing_required_lib("python-socketio"), exception=SOCKETIO_IMPORT_ERROR)
@@ -359,8 +362,10 @@ def main() -> None:
     try:
         report = run_probe(cfg)
     except Exception as exc:  # never leak a secret through an unexpected traceback
-        module.fail_json(msg=scrub("cytube_check failed unexpectedly: %s: %s" % (type(exc).__name__, one_line(exc)),
-                                   secrets), changed=False)
+        module.fail_json(
+            msg=scrub("cytube_check failed unexpectedly: %s: %s" % (type(exc).__name__, one_line(exc)), secrets),
+            changed=False,
+        )
     result = report.as_dict(cfg.secrets)
     result["changed"] = False
     if report.verdict in (params.get("fail_on") or []):

@@ -133,8 +133,7 @@ class AccountStore:
     def is_taken(self, name: str) -> bool:
         """True when ``name`` or a look-alike of it is registered (guest-name check)."""
         wanted, wanted_dedupe = name.lower(), dedupe_name(name)
-        return any(key == wanted or dedupe_name(acc.name) == wanted_dedupe
-                   for key, acc in self._all().items())
+        return any(key == wanted or dedupe_name(acc.name) == wanted_dedupe for key, acc in self._all().items())
 
     def names(self) -> list[str]:
         return sorted(acc.name for acc in self._all().values())

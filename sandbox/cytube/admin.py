@@ -25,11 +25,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=json.dumps({"error": f"body is not JSON: {exc}"}),
-                                 content_type="application/json") from exc
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": f"body is not JSON: {exc}"}), content_type="application/json"
+        ) from exc
     if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"error": "body must be a JSON object"}),
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "body must be a JSON object"}), content_type="application/json"
+        )
     return data
 
 
@@ -90,8 +92,7 @@ async def post_account(request: web.Request) -> web.Response:
     accounts = request.app[SERVER_KEY].accounts
     created = accounts.find(name) is None
     account = await accounts.register(name, password, rank)
-    return _json({"name": account.name, "rank": account.rank, "created": created},
-                 status=201 if created else 200)
+    return _json({"name": account.name, "rank": account.rank, "created": created}, status=201 if created else 200)
 
 
 async def post_reset(request: web.Request) -> web.Response:

@@ -22,8 +22,9 @@ from .server import CHANNEL_NAME_RE, CytubeServer
 LOG = logging.getLogger("cytube-standin")
 SHUTDOWN_TIMEOUT_S = 2.0
 
-Middleware = Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-                      Awaitable[web.StreamResponse]]
+Middleware = Callable[
+    [web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Awaitable[web.StreamResponse]
+]
 
 
 class BindError(RuntimeError):
@@ -38,12 +39,12 @@ def _compact_json(data: Any, status: int = 200) -> web.Response:
 
 def down_guard(server: CytubeServer, counter: str) -> Middleware:
     @web.middleware
-    async def guard(request: web.Request,
-                    handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def guard(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         if server.faults.down:
             server.counters[counter] += 1
-            return web.Response(status=503, text="Service Unavailable (down fault)\n",
-                                headers={"Connection": "close"})
+            return web.Response(status=503, text="Service Unavailable (down fault)\n", headers={"Connection": "close"})
         return await handler(request)
 
     return guard
@@ -86,8 +87,7 @@ class Listener:
 
 async def listen(app: web.Application, hosts: tuple[str, ...], port: int, label: str) -> Listener:
     """Bind every host on one port (the first bind picks it when ``port`` is 0)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     for host in hosts:
         site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -95,8 +95,7 @@ async def listen(app: web.Application, hosts: tuple[str, ...], port: int, label:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            raise BindError(f"cannot listen on {host}:{port} for {label}: "
-                            f"{exc.strerror or exc}") from exc
+            raise BindError(f"cannot listen on {host}:{port} for {label}: {exc.strerror or exc}") from exc
         if port == 0:
             port = int(runner.addresses[-1][1])
     return Listener(runner=runner, port=port)
@@ -143,12 +142,25 @@ async def run(config: Config, ready_file: Path | None) -> int:
             await listener.runner.cleanup()
         return 2
     server.abort_connections = _abort_all([io, http])
-    info = {"pid": os.getpid(), "binds": list(config.binds), "http_port": http.port,
-            "io_port": io.port, "admin_bind": config.admin_bind, "admin_port": admin.port,
-            "advertised_io_url": advertised_url()}
-    LOG.info("listening: http %s:%d, socket.io %s:%d, admin %s:%d, advertising %s",
-             ",".join(config.binds), http.port, ",".join(config.binds), io.port,
-             config.admin_bind, admin.port, advertised_url())
+    info = {
+        "pid": os.getpid(),
+        "binds": list(config.binds),
+        "http_port": http.port,
+        "io_port": io.port,
+        "admin_bind": config.admin_bind,
+        "admin_port": admin.port,
+        "advertised_io_url": advertised_url(),
+    }
+    LOG.info(
+        "listening: http %s:%d, socket.io %s:%d, admin %s:%d, advertising %s",
+        ",".join(config.binds),
+        http.port,
+        ",".join(config.binds),
+        io.port,
+        config.admin_bind,
+        admin.port,
+        advertised_url(),
+    )
     if ready_file is not None:
         write_ready_file(ready_file, info)
     await _wait_for_signal()

@@ -32,10 +32,25 @@ SHOUT_RANK = 1.5
 # Moderation commands CyTube knows but the stand-in does not act on. They are
 # swallowed (never broadcast), which is what CyTube does for users without the
 # permission, i.e. every bot-level account.
-SWALLOWED_COMMANDS = frozenset({
-    "a", "mute", "smute", "unmute", "unsmute", "kick", "kickanons", "ban", "ipban", "banip",
-    "clean", "cleantitle", "poll", "hpoll", "rank",
-})
+SWALLOWED_COMMANDS = frozenset(
+    {
+        "a",
+        "mute",
+        "smute",
+        "unmute",
+        "unsmute",
+        "kick",
+        "kickanons",
+        "ban",
+        "ipban",
+        "banip",
+        "clean",
+        "cleantitle",
+        "poll",
+        "hpoll",
+        "rank",
+    }
+)
 
 
 def now_ms() -> int:
@@ -85,13 +100,16 @@ class ChatHandler:
     def _allowed_meta(session: Session, client_meta: dict[str, Any]) -> dict[str, Any]:
         """Client meta is discarded except a moderator's modflair equal to their own rank."""
         flair = client_meta.get("modflair")
-        if (session.effective_rank >= RANK_MODERATOR and isinstance(flair, (int, float))
-                and not isinstance(flair, bool) and flair == session.effective_rank):
+        if (
+            session.effective_rank >= RANK_MODERATOR
+            and isinstance(flair, (int, float))
+            and not isinstance(flair, bool)
+            and flair == session.effective_rank
+        ):
             return {"modflair": flair}
         return {}
 
-    async def _drink(self, session: Session, channel: Channel, message: str,
-                     meta: dict[str, Any]) -> tuple[str, bool]:
+    async def _drink(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> tuple[str, bool]:
         """CyTube's /d handling, which runs before the flood limiter (any "/d..." message)."""
         if DRINK_RE.match(message) is None or not channel.has_permission(session, "drink"):
             return message, True
@@ -115,8 +133,7 @@ class ChatHandler:
         meta["forceShowName"] = True
         return rest, True
 
-    async def process(self, session: Session, channel: Channel, message: str,
-                      meta: dict[str, Any]) -> None:
+    async def process(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> None:
         if "/afk" not in message:
             await self.server.set_afk(session, False)
         entry = {
@@ -173,33 +190,28 @@ class ChatHandler:
     def _arguments(message: str) -> str:
         return " ".join(message.split(" ")[1:])
 
-    async def _cmd_me(self, session: Session, channel: Channel, message: str,
-                      meta: dict[str, Any]) -> None:
+    async def _cmd_me(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> None:
         meta.update({"addClass": "action", "action": True})
         await self.process(session, channel, self._arguments(message), meta)
 
-    async def _cmd_spoiler(self, session: Session, channel: Channel, message: str,
-                           meta: dict[str, Any]) -> None:
+    async def _cmd_spoiler(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> None:
         meta["addClass"] = "spoiler"
         await self.process(session, channel, self._arguments(message), meta)
 
-    async def _cmd_shout(self, session: Session, channel: Channel, message: str,
-                         meta: dict[str, Any]) -> None:
+    async def _cmd_shout(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> None:
         if session.effective_rank < SHOUT_RANK:
             return
         meta.update({"addClass": "shout", "addClassToNameAndTimestamp": True, "forceShowName": True})
         await self.process(session, channel, self._arguments(message), meta)
 
-    async def _cmd_clear(self, session: Session, channel: Channel, message: str,
-                         meta: dict[str, Any]) -> None:
+    async def _cmd_clear(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> None:
         if not channel.has_permission(session, "chatclear"):
             return
         channel.buffer.clear()
         await self.server.broadcast(channel, "clearchat", {"clearedBy": session.name})
         await self.send_mod_message(channel, f"{session.name} cleared chat.", -1)
 
-    async def _cmd_afk(self, session: Session, channel: Channel, message: str,
-                       meta: dict[str, Any]) -> None:
+    async def _cmd_afk(self, session: Session, channel: Channel, message: str, meta: dict[str, Any]) -> None:
         await self.server.set_afk(session, not session.afk)
 
     # ----------------------------------------------------------------------- pm

@@ -62,8 +62,10 @@ def _require(condition: bool, message: str) -> None:
 
 
 def _as_port(value: Any, key: str) -> int:
-    _require(isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535,
-             f"{key} must be a port number 0-65535, got {value!r}")
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535,
+        f"{key} must be a port number 0-65535, got {value!r}",
+    )
     return int(value)
 
 
@@ -82,8 +84,10 @@ def _parse_limits(raw: Any) -> Limits:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         _require(key in known, f"unknown limits key {key!r}; known: {sorted(known)}")
-        _require(isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0,
-                 f"limits.{key} must be a positive number, got {value!r}")
+        _require(
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0,
+            f"limits.{key} must be a positive number, got {value!r}",
+        )
         if known[key].type == "int":
             _require(float(value).is_integer(), f"limits.{key} must be a whole number, got {value!r}")
             values[key] = int(value)
@@ -96,8 +100,10 @@ def _parse_limits(raw: Any) -> Limits:
 
 
 def _parse_channels(raw: Any) -> tuple[str, ...]:
-    _require(isinstance(raw, list) and all(isinstance(n, str) for n in raw),
-             "registered_channels must be a list of channel names")
+    _require(
+        isinstance(raw, list) and all(isinstance(n, str) for n in raw),
+        "registered_channels must be a list of channel names",
+    )
     return tuple(name.lower() for name in raw)
 
 
@@ -118,8 +124,9 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
         config = replace(config, admin_bind=_as_address(raw["admin_bind"], "admin_bind"))
     if raw.get("advertised_io_url") is not None:
         url = raw["advertised_io_url"]
-        _require(isinstance(url, str) and url.startswith(("http://", "https://")),
-                 "advertised_io_url must be an http(s) URL")
+        _require(
+            isinstance(url, str) and url.startswith(("http://", "https://")), "advertised_io_url must be an http(s) URL"
+        )
         config = replace(config, advertised_io_url=url)
     if raw.get("accounts_file") is not None:
         _require(isinstance(raw["accounts_file"], str), "accounts_file must be a path string")
@@ -133,8 +140,10 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
 
 def validate(config: Config) -> Config:
     # The admin API can switch faults and register accounts: never expose it off the host.
-    _require(ipaddress.ip_address(config.admin_bind).is_loopback,
-             f"admin_bind must be a loopback address, got {config.admin_bind}")
+    _require(
+        ipaddress.ip_address(config.admin_bind).is_loopback,
+        f"admin_bind must be a loopback address, got {config.admin_bind}",
+    )
     return config
 
 
@@ -149,9 +158,16 @@ def load(path: Path) -> Config:
     return from_mapping(raw, path.parent)
 
 
-def with_overrides(config: Config, *, http_port: int | None = None, io_port: int | None = None,
-                   admin_port: int | None = None, binds: list[str] | None = None,
-                   accounts_file: Path | None = None, advertised_io_url: str | None = None) -> Config:
+def with_overrides(
+    config: Config,
+    *,
+    http_port: int | None = None,
+    io_port: int | None = None,
+    admin_port: int | None = None,
+    binds: list[str] | None = None,
+    accounts_file: Path | None = None,
+    advertised_io_url: str | None = None,
+) -> Config:
     """Apply command-line overrides (None leaves a value as configured)."""
     changes: dict[str, Any] = {}
     for key, value in (("http_port", http_port), ("io_port", io_port), ("admin_port", admin_port)):

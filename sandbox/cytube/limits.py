@@ -89,8 +89,9 @@ class GuestLoginTracker:
 
     def snapshot(self) -> dict[str, float]:
         now = self._clock()
-        return {ip: round(max(0.0, self.delay_s - (now - t)), 3) for ip, t in self._last.items()
-                if now - t < self.delay_s}
+        return {
+            ip: round(max(0.0, self.delay_s - (now - t)), 3) for ip, t in self._last.items() if now - t < self.delay_s
+        }
 
 
 class Throttle:

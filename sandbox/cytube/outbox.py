@@ -23,8 +23,7 @@ Action = Callable[[], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, sio: socketio.AsyncServer, delay_ms: Callable[[], int],
-                 on_emit: Callable[[int], None]) -> None:
+    def __init__(self, sio: socketio.AsyncServer, delay_ms: Callable[[], int], on_emit: Callable[[int], None]) -> None:
         self._sio = sio
         self._delay_ms = delay_ms
         self._on_emit = on_emit

@@ -34,18 +34,18 @@ from .typecheck import MISSING
 LOG = logging.getLogger("cytube-standin")
 
 CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,30}")
-RESERVED_NAME_RE = re.compile(
-    r"(?:(.*?[-_])?admin(istrator)?([-_].*)?|(.*?[-_])?owner([-_].*)?)\Z", re.IGNORECASE)
+RESERVED_NAME_RE = re.compile(r"(?:(.*?[-_])?admin(istrator)?([-_].*)?|(.*?[-_])?owner([-_].*)?)\Z", re.IGNORECASE)
 
-MSG_INVALID_CHANNEL = ("Invalid channel name.  Channel names may consist of 1-30 characters "
-                       "in the set a-z, A-Z, 0-9, -, and _")
-MSG_INVALID_USERNAME = ("Invalid username.  Usernames must be 1-20 characters long and consist "
-                        "only of characters a-z, A-Z, 0-9, -, or _.")
+MSG_INVALID_CHANNEL = (
+    "Invalid channel name.  Channel names may consist of 1-30 characters in the set a-z, A-Z, 0-9, -, and _"
+)
+MSG_INVALID_USERNAME = (
+    "Invalid username.  Usernames must be 1-20 characters long and consist only of characters a-z, A-Z, 0-9, -, or _."
+)
 MSG_RESERVED = "That username is reserved."
 MSG_REGISTERED = "That username is registered."
 MSG_NAME_IN_USE = "That name is already in use on this channel."
-MSG_PLAYLIST_LIMIT = ("Get Playlist URLs is limited to 1 usage every 60 seconds.  "
-                      "Please try again later.")
+MSG_PLAYLIST_LIMIT = "Get Playlist URLs is limited to 1 usage every 60 seconds.  Please try again later."
 MSG_ACP_KICK = "Attempted initACP from non privileged user.  This incident will be reported."
 CHANLOG_MIN_RANK = 3
 ACCOUNT_CHANNEL_RANK = 1  # CyTube's channel rank lookup answers 1 when no rank is stored
@@ -213,8 +213,9 @@ class CytubeServer:
     def get_channel(self, name: str) -> Channel:
         channel = self.channels.get(name)
         if channel is None:
-            channel = Channel(name=name, registered=self.config.is_registered(name),
-                              afk_timeout_s=self.limits.afk_timeout_s)
+            channel = Channel(
+                name=name, registered=self.config.is_registered(name), afk_timeout_s=self.limits.afk_timeout_s
+            )
             channel.usercount_throttle = self._new_throttle(channel)
             self.channels[name] = channel
         return channel
@@ -252,8 +253,7 @@ class CytubeServer:
         session.accepted = True
         channel.room.append(session)
         self.counters["joins"] += 1
-        LOG.info("join #%s ip=%s sid=%s name=%s", channel.name, session.ip, session.sid,
-                 session.name or "-")
+        LOG.info("join #%s ip=%s sid=%s name=%s", channel.name, session.ip, session.sid, session.name or "-")
         self.start_afk_timer(session)
         if session.logged_in:
             await self._announce_login(session)
@@ -270,8 +270,9 @@ class CytubeServer:
         for message in list(channel.buffer):
             await self.emit(session, "chatMsg", message)
         await self.emit(session, "drinkCount", channel.drinks)
-        await self.emit(session, "channelCSSJS",
-                        {"css": "", "cssHash": EMPTY_MD5_B64, "js": "", "jsHash": EMPTY_MD5_B64})
+        await self.emit(
+            session, "channelCSSJS", {"css": "", "cssHash": EMPTY_MD5_B64, "js": "", "jsHash": EMPTY_MD5_B64}
+        )
         await self.emit(session, "setMotd", "")
         await self.emit(session, "channelOpts", channel.options())
         await self.emit(session, "setPlaylistMeta", dict(PLAYLIST_META))
@@ -379,8 +380,13 @@ class CytubeServer:
         session.logged_in = True
         session.logging_in = False
         self.counters["logins_ok"] += 1
-        LOG.info("login ok ip=%s name=%s guest=%s rank=%s", session.ip, session.name,
-                 not session.registered, session.effective_rank)
+        LOG.info(
+            "login ok ip=%s name=%s guest=%s rank=%s",
+            session.ip,
+            session.name,
+            not session.registered,
+            session.effective_rank,
+        )
         if session.accepted:
             await self._announce_login(session)
             if session.registered:
@@ -402,8 +408,7 @@ class CytubeServer:
                 await self.kick(other, "Duplicate login")
         for viewer in list(channel.users):
             await self.emit(viewer, "addUser", pack_user(session, viewer))
-        await self.chat.send_mod_message(
-            channel, f"{session.name} joined (aliases: {session.name})", RANK_MODERATOR)
+        await self.chat.send_mod_message(channel, f"{session.name} joined (aliases: {session.name})", RANK_MODERATOR)
 
     async def _apply_channel_rank(self, session: Session) -> None:
         """What follows CyTube's channel-rank lookup for an account in a channel."""
@@ -416,8 +421,7 @@ class CytubeServer:
         await self._maybe_resend_userlist(session, old_rank)
         await self.emit(session, "setPlaylistMeta", dict(PLAYLIST_META))
         await self.emit(session, "playlist", [])
-        await self.broadcast(channel, "setUserRank",
-                             {"name": session.name, "rank": session.effective_rank})
+        await self.broadcast(channel, "setUserRank", {"name": session.name, "rank": session.effective_rank})
 
     # ------------------------------------------- other events a bot may send
 
@@ -425,8 +429,7 @@ class CytubeServer:
         if not session.accepted:
             return
         if session.playlist_requests.throttle(burst=1, sustained=0, cooldown=60):
-            await self.emit(session, "errorMsg", {"msg": MSG_PLAYLIST_LIMIT,
-                                                  "code": "REQ_PLAYLIST_LIMIT_REACHED"})
+            await self.emit(session, "errorMsg", {"msg": MSG_PLAYLIST_LIMIT, "code": "REQ_PLAYLIST_LIMIT_REACHED"})
             return
         await self.emit(session, "setPlaylistMeta", dict(PLAYLIST_META))
         await self.emit(session, "playlist", [])
@@ -439,8 +442,11 @@ class CytubeServer:
             await self.kick(session, "Attempted readChanLog with insufficient permission")
             return
         if not channel.registered:
-            await self.emit(session, "readChanLog", {
-                "success": False, "data": "Channel log is only available to registered channels."})
+            await self.emit(
+                session,
+                "readChanLog",
+                {"success": False, "data": "Channel log is only available to registered channels."},
+            )
             return
         lines = [f"<{m['username']}> {m['msg']}" for m in channel.buffer]
         await self.emit(session, "readChanLog", {"success": True, "data": "\n".join(lines)})
@@ -464,8 +470,9 @@ class CytubeServer:
         if session.channel is None or session.channel.afk_timeout_s <= 0:
             return
         loop = asyncio.get_running_loop()
-        session.afk_timer = loop.call_later(session.channel.afk_timeout_s,
-                                            lambda: self.spawn(self.set_afk(session, True)))
+        session.afk_timer = loop.call_later(
+            session.channel.afk_timeout_s, lambda: self.spawn(self.set_afk(session, True))
+        )
 
     async def set_afk(self, session: Session, afk: bool) -> None:
         channel = session.channel
@@ -481,8 +488,7 @@ class CytubeServer:
         else:
             self.start_afk_timer(session)
         for viewer in list(channel.users):
-            await self.emit(viewer, "setUserMeta", {"name": session.name,
-                                                    "meta": pack_user(session, viewer)["meta"]})
+            await self.emit(viewer, "setUserMeta", {"name": session.name, "meta": pack_user(session, viewer)["meta"]})
         await self.broadcast(channel, "setAFK", {"name": session.name, "afk": afk})
 
     # ------------------------------------------------------------ admin faults
@@ -530,16 +536,20 @@ class CytubeServer:
     def state(self) -> dict[str, Any]:
         channels = []
         for channel in sorted(self.channels.values(), key=lambda c: c.name):
-            channels.append({
-                "name": channel.name,
-                "registered": channel.registered,
-                "usercount": len(channel.users),
-                "anonymous": sum(1 for u in channel.users if not u.name),
-                "users": [{"name": u.name, "rank": u.effective_rank, "guest": not u.registered,
-                           "ip": u.ip, "afk": u.afk} for u in channel.logged_in_users()],
-                "chat_buffer": len(channel.buffer),
-                "drinks": channel.drinks,
-            })
+            channels.append(
+                {
+                    "name": channel.name,
+                    "registered": channel.registered,
+                    "usercount": len(channel.users),
+                    "anonymous": sum(1 for u in channel.users if not u.name),
+                    "users": [
+                        {"name": u.name, "rank": u.effective_rank, "guest": not u.registered, "ip": u.ip, "afk": u.afk}
+                        for u in channel.logged_in_users()
+                    ],
+                    "chat_buffer": len(channel.buffer),
+                    "drinks": channel.drinks,
+                }
+            )
         return {
             "faults": self.faults_dict(),
             "counters": dict(sorted(self.counters.items())),

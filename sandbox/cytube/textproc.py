@@ -109,7 +109,7 @@ def balance_tags(markup: str) -> str:
     stack: list[str] = []
     position = 0
     for match in _TAG_RE.finditer(markup):
-        out.append(markup[position:match.start()])
+        out.append(markup[position : match.start()])
         position = match.end()
         closing, name = match.group(1), match.group(2)
         if not closing:
@@ -157,4 +157,3 @@ def first_word_command(message: str) -> str | None:
         return None
     space = message.find(" ")
     return message[1:] if space < 0 else message[1:space]
-

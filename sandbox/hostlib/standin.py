@@ -67,7 +67,12 @@ def write_accounts(passwords: dict[str, str]) -> None:
 def _bcrypt(password: str) -> str:
     done = subprocess.run(
         [str(VENV_PYTHON), "-m", "sandbox.cytube", "hash-password"],
-        input=password + "\n", capture_output=True, text=True, cwd=REPO_ROOT, timeout=30, check=False,
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=30,
+        check=False,
     )
     if done.returncode != 0:
         raise SandboxError(f"hashing a sandbox password failed: {done.stderr.strip()}")
@@ -96,7 +101,11 @@ def start() -> str:
     with LOG_FILE.open("ab") as log:
         process = subprocess.Popen(
             [str(VENV_PYTHON), "-m", "sandbox.cytube", "--config", str(CONFIG_FILE), "--ready-file", str(READY_FILE)],
-            cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     PID_FILE.write_text(f"{process.pid}\n")
     if not wait_for(lambda: READY_FILE.exists() or process.poll() is not None, START_TIMEOUT_S):

@@ -619,8 +619,7 @@ def test_measure_latencies(cytube: StandIn, channel: str, start_bot: BotFactory,
         args_file = tmp_path / f"args{n}.json"
         args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": module_args(cytube, channel)}))
         start = time.monotonic()
-        out = subprocess.run([PYTHON, str(module), str(args_file)], env=env, capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run([PYTHON, str(module), str(args_file)], env=env, capture_output=True, text=True, timeout=60)
         process.append((time.monotonic() - start) * 1000)
         assert json.loads(out.stdout)["verdict"] == "healthy", out.stdout + out.stderr
 

@@ -43,8 +43,9 @@ def probes() -> Iterator[Callable[..., Probe]]:
     """Factory for connected probes; all are disconnected after the test."""
     made: list[Probe] = []
 
-    def make(server: StandIn, ip: str | None = None, connect: bool = True,
-             transports: tuple[str, ...] = ("websocket",)) -> Probe:
+    def make(
+        server: StandIn, ip: str | None = None, connect: bool = True, transports: tuple[str, ...] = ("websocket",)
+    ) -> Probe:
         probe = Probe(server=server, ip=ip or fresh_ip())
         made.append(probe)
         if connect:
@@ -54,5 +55,3 @@ def probes() -> Iterator[Callable[..., Probe]]:
     yield make
     for probe in made:
         probe.close()
-
-

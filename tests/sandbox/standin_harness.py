@@ -84,27 +84,50 @@ class StandIn:
 
 
 def write_accounts(path: Path) -> None:
-    entries = [{"name": name, "bcrypt": bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode(),
-                "rank": rank} for name, (pw, rank) in ACCOUNTS.items()]
+    entries = [
+        {"name": name, "bcrypt": bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode(), "rank": rank}
+        for name, (pw, rank) in ACCOUNTS.items()
+    ]
     path.write_text(json.dumps({"accounts": entries}), encoding="utf-8")
 
 
-def start_standin(workdir: Path, limits: dict[str, Any] | None = None,
-                  extra_config: dict[str, Any] | None = None) -> StandIn:
+def start_standin(
+    workdir: Path, limits: dict[str, Any] | None = None, extra_config: dict[str, Any] | None = None
+) -> StandIn:
     workdir.mkdir(parents=True, exist_ok=True)
     accounts = workdir / "accounts.json"
     write_accounts(accounts)
-    config = {"binds": ["127.0.0.1"], "registered_channels": [REGISTERED_PATTERN],
-              "advertised_io_url": "http://10.231.255.1:1337", **(extra_config or {})}
+    config = {
+        "binds": ["127.0.0.1"],
+        "registered_channels": [REGISTERED_PATTERN],
+        "advertised_io_url": "http://10.231.255.1:1337",
+        **(extra_config or {}),
+    }
     if limits:
         config["limits"] = limits
     config_path = workdir / "config.json"
     config_path.write_text(json.dumps(config), encoding="utf-8")
     ready = workdir / "ready.json"
     log_path = workdir / "server.log"
-    command = [sys.executable, "-m", "sandbox.cytube", "--config", str(config_path),
-               "--http-port", "0", "--io-port", "0", "--admin-port", "0", "--bind", "127.0.0.1",
-               "--accounts", str(accounts), "--ready-file", str(ready)]
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox.cytube",
+        "--config",
+        str(config_path),
+        "--http-port",
+        "0",
+        "--io-port",
+        "0",
+        "--admin-port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--accounts",
+        str(accounts),
+        "--ready-file",
+        str(ready),
+    ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -171,8 +194,9 @@ class Probe:
         self.disconnected.set()
 
     def connect(self, transports: tuple[str, ...] = ("websocket",), wait_rank: bool = True) -> Probe:
-        self.client.connect(self.server.io_url, headers={"X-Forwarded-For": self.ip},
-                            transports=list(transports), wait_timeout=WAIT_S)
+        self.client.connect(
+            self.server.io_url, headers={"X-Forwarded-For": self.ip}, transports=list(transports), wait_timeout=WAIT_S
+        )
         if wait_rank:
             self.wait_for("rank")
         return self
@@ -201,9 +225,11 @@ class Probe:
                     raise AssertionError(f"timed out waiting for {what}; got {self.events[-12:]}")
                 self._cond.wait(remaining)
 
-    def wait_for(self, event: str, match: Callable[[Any], bool] = lambda _: True,
-                 timeout: float = WAIT_S, count: int = 1) -> Any:
+    def wait_for(
+        self, event: str, match: Callable[[Any], bool] = lambda _: True, timeout: float = WAIT_S, count: int = 1
+    ) -> Any:
         """Wait until ``count`` matching events arrived; return the last of them."""
+
         def found() -> list[Any]:
             return [data for name, data in self.events if name == event and match(data)]
 

@@ -46,8 +46,9 @@ def test_invalid_fault_requests_are_rejected(standin: StandIn, body: dict[str, o
     assert standin.state()["faults"] == {"down": False, "slow_ms": 0, "drop_chat": False}
 
 
-def test_down_drops_sockets_and_refuses_quickly(standin_factory: Callable[..., StandIn],
-                                                probes: Callable[..., Probe]) -> None:
+def test_down_drops_sockets_and_refuses_quickly(
+    standin_factory: Callable[..., StandIn], probes: Callable[..., Probe]
+) -> None:
     server = standin_factory()
     victim = joined(server, probes, "victim", fresh_channel())
     assert server.admin("/admin/faults", {"down": True}).json()["faults"]["down"] is True
@@ -116,8 +117,7 @@ def test_reset_clears_faults_and_chat_buffers(standin: StandIn, probes: Callable
     talker.chat("before reset")
     talker.wait_for("chatMsg")
     standin.admin("/admin/faults", {"drop_chat": True, "slow_ms": 5})
-    assert standin.admin("/admin/reset", {}).json() == {
-        "faults": {"down": False, "slow_ms": 0, "drop_chat": False}}
+    assert standin.admin("/admin/reset", {}).json() == {"faults": {"down": False, "slow_ms": 0, "drop_chat": False}}
     joiner = probes(standin)
     joiner.join(channel)
     assert joiner.payloads("chatMsg") == []

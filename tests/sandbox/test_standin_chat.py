@@ -11,8 +11,13 @@ from standin_harness import Probe, StandIn, fresh_channel, password
 pytestmark = pytest.mark.standin
 
 
-def chatter(standin: StandIn, probes: Callable[..., Probe], name: str = "chatter",
-            registered: bool = False, channel: str | None = None) -> Probe:
+def chatter(
+    standin: StandIn,
+    probes: Callable[..., Probe],
+    name: str = "chatter",
+    registered: bool = False,
+    channel: str | None = None,
+) -> Probe:
     probe = probes(standin)
     probe.login(name)
     probe.join(channel or fresh_channel(registered=registered))
@@ -35,8 +40,7 @@ def test_sender_receives_its_own_chat(standin: StandIn, probes: Callable[..., Pr
     assert before_ms - 1000 <= message["time"] <= int(time.time() * 1000) + 1000
 
 
-def test_everyone_in_the_room_gets_it_including_anonymous(standin: StandIn,
-                                                          probes: Callable[..., Probe]) -> None:
+def test_everyone_in_the_room_gets_it_including_anonymous(standin: StandIn, probes: Callable[..., Probe]) -> None:
     channel = fresh_channel()
     anonymous = probes(standin)
     anonymous.join(channel)
@@ -52,12 +56,14 @@ def test_registered_channel_applies_default_filters(standin: StandIn, probes: Ca
     assert echo_of(probe, "`c` *b* ~~s~~")["msg"] == "<code>c</code> <strong>b</strong> <s>s</s>"
 
 
-def test_unregistered_channel_escapes_and_links_but_has_no_filters(standin: StandIn,
-                                                                   probes: Callable[..., Probe]) -> None:
+def test_unregistered_channel_escapes_and_links_but_has_no_filters(
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
     probe = chatter(standin, probes)
     assert echo_of(probe, "health_check_token_42 <b>")["msg"] == "health_check_token_42 &lt;b&gt;"
     assert echo_of(probe, "go https://e.com/x")["msg"] == (
-        'go <a href="https://e.com/x" target="_blank" rel="noopener noreferrer">https://e.com/x</a>')
+        'go <a href="https://e.com/x" target="_blank" rel="noopener noreferrer">https://e.com/x</a>'
+    )
 
 
 def test_greentext(standin: StandIn, probes: Callable[..., Probe]) -> None:
@@ -99,20 +105,23 @@ def test_anonymous_chat_is_dropped_silently(standin: StandIn, probes: Callable[.
     assert anonymous.payloads("errorMsg") == []
 
 
-@pytest.mark.parametrize(("payload", "error"), [
-    ({"msg": 5}, "Expected key msg to be of type string, instead got number"),
-    ({"text": "x"}, "Missing key: string:msg"),
-    ({"msg": "x", "extra": 1}, "Extra key: extra"),
-])
-def test_wrong_chat_payload_gets_typecheck_error(standin: StandIn, probes: Callable[..., Probe],
-                                                 payload: dict[str, object], error: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"msg": 5}, "Expected key msg to be of type string, instead got number"),
+        ({"text": "x"}, "Missing key: string:msg"),
+        ({"msg": "x", "extra": 1}, "Extra key: extra"),
+    ],
+)
+def test_wrong_chat_payload_gets_typecheck_error(
+    standin: StandIn, probes: Callable[..., Probe], payload: dict[str, object], error: str
+) -> None:
     probe = chatter(standin, probes)
     probe.emit("chatMsg", payload)
     assert probe.wait_for("errorMsg") == {"msg": f"Unexpected error for message chatMsg: {error}"}
 
 
-def test_flood_25_back_to_back_gives_20_echoes_and_5_cooldowns(standin: StandIn,
-                                                                probes: Callable[..., Probe]) -> None:
+def test_flood_25_back_to_back_gives_20_echoes_and_5_cooldowns(standin: StandIn, probes: Callable[..., Probe]) -> None:
     probe = chatter(standin, probes)
     for i in range(25):
         probe.chat(f"flood {i}")
@@ -144,7 +153,11 @@ def test_pm_delivered_and_echoed(standin: StandIn, probes: Callable[..., Probe])
     assert received == echoed
     assert set(received) == {"username", "msg", "meta", "time", "to"}
     assert (received["username"], received["msg"], received["meta"], received["to"]) == (
-        "pmsender", "psst &lt;i&gt;", {}, "PmTarget")
+        "pmsender",
+        "psst &lt;i&gt;",
+        {},
+        "PmTarget",
+    )
 
 
 def test_pm_to_self(standin: StandIn, probes: Callable[..., Probe]) -> None:
@@ -211,4 +224,5 @@ def test_init_acp_from_non_admin_kicks_once_logged_in(standin: StandIn, probes: 
     probe.emit("login", {"name": "curious"})
     assert probe.disconnected.wait(5)
     assert probe.payloads("kick") == [
-        {"reason": "Attempted initACP from non privileged user.  This incident will be reported."}]
+        {"reason": "Attempted initACP from non privileged user.  This incident will be reported."}
+    ]

@@ -73,17 +73,29 @@ def test_admin_listener_is_loopback_only(standin: StandIn) -> None:
 
 def test_unavailable_bind_address_fails_naming_it(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"binds": ["127.0.0.1", "192.0.2.123"], "http_port": 0, "io_port": 0,
-                                  "admin_port": 0}))
-    result = subprocess.run([sys.executable, "-m", "sandbox.cytube", "--config", str(config)],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=20)
+    config.write_text(
+        json.dumps({"binds": ["127.0.0.1", "192.0.2.123"], "http_port": 0, "io_port": 0, "admin_port": 0})
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox.cytube", "--config", str(config)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert result.returncode == 2
     assert "192.0.2.123" in result.stderr
 
 
 def test_hash_password_helper_prints_a_cytube_cost_bcrypt_hash() -> None:
-    result = subprocess.run([sys.executable, "-m", "sandbox.cytube", "hash-password"], cwd=REPO_ROOT,
-                            input="correct horse\n", capture_output=True, text=True, timeout=20)
+    result = subprocess.run(
+        [sys.executable, "-m", "sandbox.cytube", "hash-password"],
+        cwd=REPO_ROOT,
+        input="correct horse\n",
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert result.returncode == 0
     hashed = result.stdout.strip()
     assert hashed.startswith("$2b$10$")

@@ -10,19 +10,29 @@ from standin_harness import Probe, StandIn, fresh_channel, password
 pytestmark = pytest.mark.standin
 
 BURST_UNREGISTERED = [
-    "setPermissions", "setPlaylistLocked", "emoteList", "drinkCount", "channelCSSJS", "setMotd",
-    "channelOpts", "setPlaylistMeta", "playlist", "userlist", "usercount", "channelNotRegistered",
+    "setPermissions",
+    "setPlaylistLocked",
+    "emoteList",
+    "drinkCount",
+    "channelCSSJS",
+    "setMotd",
+    "channelOpts",
+    "setPlaylistMeta",
+    "playlist",
+    "userlist",
+    "usercount",
+    "channelNotRegistered",
 ]
-INVALID_CHANNEL = ("Invalid channel name.  Channel names may consist of 1-30 characters in the set "
-                   "a-z, A-Z, 0-9, -, and _")
+INVALID_CHANNEL = (
+    "Invalid channel name.  Channel names may consist of 1-30 characters in the set a-z, A-Z, 0-9, -, and _"
+)
 
 
 def events_after(probe: Probe, start: int) -> list[str]:
     return probe.names()[start:]
 
 
-def test_join_burst_order_on_fresh_unregistered_channel(standin: StandIn,
-                                                         probes: Callable[..., Probe]) -> None:
+def test_join_burst_order_on_fresh_unregistered_channel(standin: StandIn, probes: Callable[..., Probe]) -> None:
     probe = probes(standin)
     start = len(probe.events)
     probe.emit("joinChannel", {"name": fresh_channel()})
@@ -51,8 +61,7 @@ def test_join_burst_payloads(standin: StandIn, probes: Callable[..., Probe]) -> 
     assert opts["enable_link_regex"] is True and opts["pagetitle"] == channel
 
 
-def test_registered_channel_burst_has_no_channel_not_registered(standin: StandIn,
-                                                               probes: Callable[..., Probe]) -> None:
+def test_registered_channel_burst_has_no_channel_not_registered(standin: StandIn, probes: Callable[..., Probe]) -> None:
     probe = probes(standin)
     probe.join(fresh_channel(registered=True))
     probe.barrier()
@@ -70,7 +79,8 @@ def test_channel_name_is_lowercased(standin: StandIn, probes: Callable[..., Prob
 
 
 def test_userlist_lists_logged_in_users_only_and_includes_self_logged_in_before_join(
-        standin: StandIn, probes: Callable[..., Probe]) -> None:
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
     channel = fresh_channel()
     anonymous, member, newcomer = probes(standin), probes(standin), probes(standin)
     anonymous.join(channel)
@@ -80,10 +90,8 @@ def test_userlist_lists_logged_in_users_only_and_includes_self_logged_in_before_
     newcomer.join(channel)
     users = newcomer.payloads("userlist")[-1]
     assert users == [
-        {"name": "memberuser", "rank": 0, "profile": {"image": "", "text": ""},
-         "meta": {"afk": False, "muted": False}},
-        {"name": "newcomer", "rank": 0, "profile": {"image": "", "text": ""},
-         "meta": {"afk": False, "muted": False}},
+        {"name": "memberuser", "rank": 0, "profile": {"image": "", "text": ""}, "meta": {"afk": False, "muted": False}},
+        {"name": "newcomer", "rank": 0, "profile": {"image": "", "text": ""}, "meta": {"afk": False, "muted": False}},
     ]
     assert "addUser" not in newcomer.names()  # no addUser for itself when logged in first
 
@@ -98,8 +106,9 @@ def test_login_after_join_sends_add_user_for_self(standin: StandIn, probes: Call
     assert probe.names()[-3:] == ["rank", "login", "addUser"]
 
 
-def test_replay_of_last_15_messages_between_emotes_and_drinkcount(standin: StandIn,
-                                                                   probes: Callable[..., Probe]) -> None:
+def test_replay_of_last_15_messages_between_emotes_and_drinkcount(
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
     channel = fresh_channel()
     talker, joiner = probes(standin), probes(standin)
     talker.login("talker")
@@ -117,7 +126,8 @@ def test_replay_of_last_15_messages_between_emotes_and_drinkcount(standin: Stand
 
 
 def test_unregistered_channel_forgets_chat_when_empty_registered_keeps_it(
-        standin: StandIn, probes: Callable[..., Probe]) -> None:
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
     for registered, expected in ((False, []), (True, ["kept?"])):
         channel = fresh_channel(registered=registered)
         talker = probes(standin)
@@ -145,14 +155,15 @@ def standin_wait_empty(standin: StandIn, channel: str) -> None:
     raise AssertionError(f"{channel} did not empty")
 
 
-def test_invalid_channel_name_error_then_kick_then_disconnect(standin: StandIn,
-                                                               probes: Callable[..., Probe]) -> None:
+def test_invalid_channel_name_error_then_kick_then_disconnect(standin: StandIn, probes: Callable[..., Probe]) -> None:
     probe = probes(standin)
     start = len(probe.events)
     probe.emit("joinChannel", {"name": "bad name!"})
     assert probe.disconnected.wait(5)
-    assert probe.events[start:] == [("errorMsg", {"msg": INVALID_CHANNEL}),
-                                    ("kick", {"reason": "Invalid channel name"})]
+    assert probe.events[start:] == [
+        ("errorMsg", {"msg": INVALID_CHANNEL}),
+        ("kick", {"reason": "Invalid channel name"}),
+    ]
     assert probe.disconnect_reason == "server disconnect"
 
 
@@ -166,8 +177,9 @@ def test_second_join_is_ignored(standin: StandIn, probes: Callable[..., Probe]) 
 
 
 @pytest.mark.parametrize("payload", ["chan", 7, {"name": 7}, {"nom": "chan"}])
-def test_malformed_join_is_silent_but_uses_up_the_join(standin: StandIn, probes: Callable[..., Probe],
-                                                       payload: object) -> None:
+def test_malformed_join_is_silent_but_uses_up_the_join(
+    standin: StandIn, probes: Callable[..., Probe], payload: object
+) -> None:
     probe = probes(standin)
     start = len(probe.events)
     probe.emit("joinChannel", payload)
@@ -187,20 +199,26 @@ def test_chat_before_join_is_dropped(standin: StandIn, probes: Callable[..., Pro
     assert events_after(probe, start) == []
 
 
-def test_account_join_gets_channel_rank_and_playlists_after_burst(standin: StandIn,
-                                                                  probes: Callable[..., Probe]) -> None:
+def test_account_join_gets_channel_rank_and_playlists_after_burst(
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
     probe = probes(standin)
     probe.login("shipbot2", password("shipbot2"))
     start = len(probe.events)
     probe.emit("joinChannel", {"name": fresh_channel()})
     probe.wait_for("listPlaylists")
     assert events_after(probe, start)[-6:] == [
-        "channelNotRegistered", "rank", "setPlaylistMeta", "playlist", "setUserRank", "listPlaylists"]
+        "channelNotRegistered",
+        "rank",
+        "setPlaylistMeta",
+        "playlist",
+        "setUserRank",
+        "listPlaylists",
+    ]
     assert probe.payloads("setUserRank") == [{"name": "shipbot2", "rank": 1}]
 
 
-def test_leaving_sends_user_leave_for_logged_in_users_only(standin: StandIn,
-                                                            probes: Callable[..., Probe]) -> None:
+def test_leaving_sends_user_leave_for_logged_in_users_only(standin: StandIn, probes: Callable[..., Probe]) -> None:
     channel = fresh_channel()
     watcher, anonymous, guest = probes(standin), probes(standin), probes(standin)
     watcher.join(channel)

@@ -51,19 +51,18 @@ def test_rate_limit_is_per_forwarded_ip(standin: StandIn, probes: Callable[..., 
             assert probes(standin, ip=ip).client.connected
 
 
-def test_engineio_handshake_without_connect_uses_no_token(standin: StandIn,
-                                                          probes: Callable[..., Probe]) -> None:
+def test_engineio_handshake_without_connect_uses_no_token(standin: StandIn, probes: Callable[..., Probe]) -> None:
     ip = fresh_ip()
     for _ in range(6):
-        response = requests.get(standin.io_url + "/socket.io/?EIO=4&transport=polling",
-                                headers={"X-Forwarded-For": ip}, timeout=5)
+        response = requests.get(
+            standin.io_url + "/socket.io/?EIO=4&transport=polling", headers={"X-Forwarded-For": ip}, timeout=5
+        )
         assert response.status_code == 200
     for _ in range(5):
         probes(standin, ip=ip)
 
 
-def test_bucket_refills_one_token_and_refusals_cost_nothing(fast_refill: StandIn,
-                                                            probes: Callable[..., Probe]) -> None:
+def test_bucket_refills_one_token_and_refusals_cost_nothing(fast_refill: StandIn, probes: Callable[..., Probe]) -> None:
     ip = fresh_ip()
     for _ in range(5):
         probes(fast_refill, ip=ip)

@@ -9,8 +9,9 @@ from standin_harness import Probe, StandIn, fresh_channel, fresh_ip, password
 
 pytestmark = pytest.mark.standin
 
-INVALID_NAME = ("Invalid username.  Usernames must be 1-20 characters long and consist only of "
-                "characters a-z, A-Z, 0-9, -, or _.")
+INVALID_NAME = (
+    "Invalid username.  Usernames must be 1-20 characters long and consist only of characters a-z, A-Z, 0-9, -, or _."
+)
 COOLDOWN = "Guest logins are restricted to one per IP address per 60 seconds."
 
 
@@ -25,26 +26,28 @@ def test_guest_login_success_sends_rank_then_login(standin: StandIn, probes: Cal
     assert probe.events[start:] == [("rank", 0), ("login", {"success": True, "name": "GuestOne", "guest": True})]
 
 
-@pytest.mark.parametrize(("name", "error"), [
-    ("bad name!", INVALID_NAME),
-    ("a" * 21, INVALID_NAME),
-    ("admin", "That username is reserved."),
-    ("Bot-Administrator", "That username is reserved."),
-    ("owner_x", "That username is reserved."),
-    ("shipbot", "That username is registered."),
-    ("SHIPBOT", "That username is registered."),
-    ("SH1PB0T", "That username is registered."),  # look-alikes: o/0, I/l/1
-    ("modbot", "That username is registered."),
-    ("ship-probe", "That username is registered."),  # - and _ are look-alikes too
-])
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("bad name!", INVALID_NAME),
+        ("a" * 21, INVALID_NAME),
+        ("admin", "That username is reserved."),
+        ("Bot-Administrator", "That username is reserved."),
+        ("owner_x", "That username is reserved."),
+        ("shipbot", "That username is registered."),
+        ("SHIPBOT", "That username is registered."),
+        ("SH1PB0T", "That username is registered."),  # look-alikes: o/0, I/l/1
+        ("modbot", "That username is registered."),
+        ("ship-probe", "That username is registered."),  # - and _ are look-alikes too
+    ],
+)
 def test_guest_login_rejections(standin: StandIn, probes: Callable[..., Probe], name: str, error: str) -> None:
     probe = probes(standin)
     standin.admin("/admin/accounts", {"name": "ship_probe", "password": "x-secret"})
     assert probe.login(name) == failure(error)
 
 
-def test_guest_name_in_use_on_channel_is_case_insensitive(standin: StandIn,
-                                                          probes: Callable[..., Probe]) -> None:
+def test_guest_name_in_use_on_channel_is_case_insensitive(standin: StandIn, probes: Callable[..., Probe]) -> None:
     channel = fresh_channel()
     first, second = probes(standin), probes(standin)
     first.login("probeguest")
@@ -54,7 +57,8 @@ def test_guest_name_in_use_on_channel_is_case_insensitive(standin: StandIn,
 
 
 def test_guest_cooldown_is_per_ip_across_channels_and_only_after_success(
-        standin: StandIn, probes: Callable[..., Probe]) -> None:
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
     ip = fresh_ip()
     first, second, third = (probes(standin, ip=ip) for _ in range(3))
     assert first.login("bad name!") == failure(INVALID_NAME)  # failures start no timer
@@ -76,8 +80,7 @@ def test_guest_cooldown_cleared_by_admin_reset(standin: StandIn, probes: Callabl
     assert second.login("resetguest3")["success"] is True
 
 
-def test_account_login_uses_canonical_name_and_has_no_guest_key(standin: StandIn,
-                                                                probes: Callable[..., Probe]) -> None:
+def test_account_login_uses_canonical_name_and_has_no_guest_key(standin: StandIn, probes: Callable[..., Probe]) -> None:
     probe = probes(standin)
     start = len(probe.events)
     reply = probe.login("SHIPBOT", password("shipbot"))
@@ -85,13 +88,17 @@ def test_account_login_uses_canonical_name_and_has_no_guest_key(standin: StandIn
     assert probe.events[start:] == [("rank", 1), ("login", reply)]
 
 
-@pytest.mark.parametrize(("name", "secret", "error"), [
-    ("shipbot", "wrong-password", "Invalid username/password combination"),
-    ("nosuchuser", "whatever", "User does not exist"),
-    ("bad name!", "whatever", 'Invalid username "bad name!"'),
-])
-def test_account_login_failures(standin: StandIn, probes: Callable[..., Probe],
-                                name: str, secret: str, error: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "secret", "error"),
+    [
+        ("shipbot", "wrong-password", "Invalid username/password combination"),
+        ("nosuchuser", "whatever", "User does not exist"),
+        ("bad name!", "whatever", 'Invalid username "bad name!"'),
+    ],
+)
+def test_account_login_failures(
+    standin: StandIn, probes: Callable[..., Probe], name: str, secret: str, error: str
+) -> None:
     assert probes(standin).login(name, secret) == failure(error)
 
 
@@ -116,8 +123,7 @@ def test_non_object_login_frame(standin: StandIn, probes: Callable[..., Probe], 
 
 
 @pytest.mark.parametrize("payload", [None, [], {"name": 5}, {"pw": "x"}])
-def test_login_without_string_name_is_ignored(standin: StandIn, probes: Callable[..., Probe],
-                                              payload: object) -> None:
+def test_login_without_string_name_is_ignored(standin: StandIn, probes: Callable[..., Probe], payload: object) -> None:
     probe = probes(standin)
     start = len(probe.events)
     probe.emit("login", payload)
@@ -158,8 +164,7 @@ def test_duplicate_login_kicks_the_older_socket(standin: StandIn, probes: Callab
     assert new.payloads("userLeave") == [{"name": "shipbot"}]
 
 
-def test_duplicate_login_before_join_kicks_older_user_at_join(standin: StandIn,
-                                                               probes: Callable[..., Probe]) -> None:
+def test_duplicate_login_before_join_kicks_older_user_at_join(standin: StandIn, probes: Callable[..., Probe]) -> None:
     channel = fresh_channel()
     old, new = probes(standin), probes(standin)
     old.login("dupguest")
@@ -191,8 +196,7 @@ def test_runtime_account_registration(standin: StandIn, probes: Callable[..., Pr
     assert "RuntimeBot" in standin.state()["accounts"]
 
 
-def test_moderator_sees_join_notices_and_extended_user_meta(standin: StandIn,
-                                                            probes: Callable[..., Probe]) -> None:
+def test_moderator_sees_join_notices_and_extended_user_meta(standin: StandIn, probes: Callable[..., Probe]) -> None:
     channel = fresh_channel()
     mod = probes(standin)
     mod.join(channel)

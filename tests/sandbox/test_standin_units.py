@@ -88,22 +88,35 @@ def test_flood_limiter_burst_then_rate_then_reset() -> None:
     assert [limiter.throttle(20, 10) for _ in range(20)] == [False] * 20
 
 
-@pytest.mark.parametrize(("peer", "header", "expected"), [
-    ("127.0.0.1", "10.1.2.3", "10.1.2.3"),
-    ("10.9.9.9", "10.1.2.3", "10.9.9.9"),  # not from loopback: header ignored
-    ("127.0.0.1", "10.1.2.3, 127.0.0.1", "10.1.2.3"),  # loopback hops are walked past
-    ("127.0.0.1", "10.1.2.3, 10.4.4.4", "10.4.4.4"),  # 10.4.4.4 is not trusted
-    ("::ffff:127.0.0.1", "10.1.2.3", "10.1.2.3"),
-    ("127.0.0.1", None, "127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("peer", "header", "expected"),
+    [
+        ("127.0.0.1", "10.1.2.3", "10.1.2.3"),
+        ("10.9.9.9", "10.1.2.3", "10.9.9.9"),  # not from loopback: header ignored
+        ("127.0.0.1", "10.1.2.3, 127.0.0.1", "10.1.2.3"),  # loopback hops are walked past
+        ("127.0.0.1", "10.1.2.3, 10.4.4.4", "10.4.4.4"),  # 10.4.4.4 is not trusted
+        ("::ffff:127.0.0.1", "10.1.2.3", "10.1.2.3"),
+        ("127.0.0.1", None, "127.0.0.1"),
+    ],
+)
 def test_forwarded_for_trusted_only_from_loopback(peer: str, header: str | None, expected: str) -> None:
     assert resolve_client_ip(peer, header) == expected
 
 
-@pytest.mark.parametrize(("name", "reserved"), [
-    ("admin", True), ("Administrator", True), ("owner", True), ("bot-admin", True),
-    ("admin_bot", True), ("x-OWNER-y", True), ("xadmin", False), ("admins", False), ("probebot", False),
-])
+@pytest.mark.parametrize(
+    ("name", "reserved"),
+    [
+        ("admin", True),
+        ("Administrator", True),
+        ("owner", True),
+        ("bot-admin", True),
+        ("admin_bot", True),
+        ("x-OWNER-y", True),
+        ("xadmin", False),
+        ("admins", False),
+        ("probebot", False),
+    ],
+)
 def test_reserved_names(name: str, reserved: bool) -> None:
     assert bool(RESERVED_NAME_RE.match(name)) is reserved
 
@@ -127,46 +140,53 @@ def test_accounts_file_rejects_duplicates() -> None:
         parse_accounts(json.dumps({"accounts": [entry, {**entry, "name": "X"}]}))
 
 
-@pytest.mark.parametrize(("raw", "registered", "expected"), [
-    ("health_check_token_42", True, "health<em>check</em>token_42"),
-    ("health_check_token_42", False, "health_check_token_42"),
-    ("<b>hi</b> & \"q\" 'a' (p)", True, "&lt;b&gt;hi&lt;/b&gt; &amp; \"q\" 'a' (p)"),
-    ("`c` *b* ~~s~~ [SP]x[/sp]", True,
-     '<code>c</code> <strong>b</strong> <s>s</s> <span class="spoiler">x</span>'),
-    ("see http://x.org/a_b_c now", True,
-     'see <a href="http://x.org/a_b_c" target="_blank" rel="noopener noreferrer">http://x.org/a_b_c</a> now'),
-    ("foo://x", False, '<a target="_blank" rel="noopener noreferrer">foo://x</a>'),
-    ("*a _b* c_", True, "<strong>a <em>b</em></strong> c"),
-    (">quote", True, "&gt;quote"),
-])
+@pytest.mark.parametrize(
+    ("raw", "registered", "expected"),
+    [
+        ("health_check_token_42", True, "health<em>check</em>token_42"),
+        ("health_check_token_42", False, "health_check_token_42"),
+        ("<b>hi</b> & \"q\" 'a' (p)", True, "&lt;b&gt;hi&lt;/b&gt; &amp; \"q\" 'a' (p)"),
+        ("`c` *b* ~~s~~ [SP]x[/sp]", True, '<code>c</code> <strong>b</strong> <s>s</s> <span class="spoiler">x</span>'),
+        (
+            "see http://x.org/a_b_c now",
+            True,
+            'see <a href="http://x.org/a_b_c" target="_blank" rel="noopener noreferrer">http://x.org/a_b_c</a> now',
+        ),
+        ("foo://x", False, '<a target="_blank" rel="noopener noreferrer">foo://x</a>'),
+        ("*a _b* c_", True, "<strong>a <em>b</em></strong> c"),
+        (">quote", True, "&gt;quote"),
+    ],
+)
 def test_chat_html_transform(raw: str, registered: bool, expected: str) -> None:
     assert format_chat_text(raw, use_filters=registered) == expected
 
 
 def test_js_string_helpers() -> None:
     assert js_substring("a" * 400, 320) == "a" * 320
-    assert js_substring("ab\U0001F600c", 3) == "ab\ud83d"  # cut inside a surrogate pair, as JS does
+    assert js_substring("ab\U0001f600c", 3) == "ab\ud83d"  # cut inside a surrogate pair, as JS does
     assert js_trim("\ufeff x \u00a0") == "x"
 
 
-@pytest.mark.parametrize(("payload", "error"), [
-    ({"msg": 1}, "Expected key msg to be of type string, instead got number"),
-    ({}, "Missing key: string:msg"),
-    ({"msg": "x", "meta": None}, "Expected key meta to be of type object,optional, instead got null"),
-    ({"msg": "x", "extra": 1}, "Extra key: extra"),
-    ("text", "Expected type object, got string"),
-    (MISSING, "Expected type object, got undefined"),
-    ({"msg": "x"}, None),
-    ({"msg": "x", "meta": {}}, None),
-])
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"msg": 1}, "Expected key msg to be of type string, instead got number"),
+        ({}, "Missing key: string:msg"),
+        ({"msg": "x", "meta": None}, "Expected key meta to be of type object,optional, instead got null"),
+        ({"msg": "x", "extra": 1}, "Extra key: extra"),
+        ("text", "Expected type object, got string"),
+        (MISSING, "Expected type object, got undefined"),
+        ({"msg": "x"}, None),
+        ({"msg": "x", "meta": {}}, None),
+    ],
+)
 def test_typecheck_messages(payload: object, error: str | None) -> None:
     assert check(payload, CHAT_TEMPLATE) == error
 
 
 def test_limits_can_be_relaxed_but_stay_typed(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"limits": {"conn_burst": 40, "conn_refill_per_s": 1,
-                                           "max_chat_message_length": 5000}}))
+    path.write_text(json.dumps({"limits": {"conn_burst": 40, "conn_refill_per_s": 1, "max_chat_message_length": 5000}}))
     limits = config_module.load(path).limits
     assert (limits.conn_burst, limits.conn_refill_per_s) == (40, 1.0)
     assert limits.max_chat_message_length == 1000  # CyTube caps it at 1000

@@ -12,11 +12,14 @@ pytestmark = pytest.mark.timeout(30)
 
 
 def params(**over: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        name: option.get("default") for name, option in spec.ARGUMENT_SPEC.items()
-    }
-    base.update(server_url="https://cytu.be", channel="testchan", bot_name="shipbot",
-                probe_user="shipprobe", probe_password="pw")
+    base: dict[str, Any] = {name: option.get("default") for name, option in spec.ARGUMENT_SPEC.items()}
+    base.update(
+        server_url="https://cytu.be",
+        channel="testchan",
+        bot_name="shipbot",
+        probe_user="shipprobe",
+        probe_password="pw",
+    )
     base.update(over)
     return base
 
@@ -35,30 +38,33 @@ def test_secrets_are_no_log_in_the_spec() -> None:
     assert spec.ARGUMENT_SPEC["fail_on"]["choices"] == ["unhealthy", "inconclusive"]
 
 
-@pytest.mark.parametrize("over,needles", [
-    ({"server_url": "ftp://cytu.be"}, ["server_url 'ftp://cytu.be'", "http:// or https://"]),
-    ({"server_url": "cytu.be"}, ["server_url 'cytu.be'", "http:// or https://"]),
-    ({"channel": "bad name!"}, ["channel 'bad name!'", "1-30 characters"]),
-    ({"channel": "x" * 31}, ["channel 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'", "1-30"]),
-    ({"bot_name": "bot!"}, ["bot_name 'bot!'", "1-20 characters"]),
-    ({"probe_user": "p" * 21}, ["probe_user '" + "p" * 21 + "'", "1-20 characters"]),
-    ({"probe_user": "ShipBot"}, ["probe_user 'ShipBot'", "kick the bot"]),
-    ({"command": "  "}, ["command '  ' is empty", "!ping"]),
-    ({"command": "!ping\n"}, ["control characters"]),
-    ({"command": "!" * 310}, ["command is 310 characters", "at most 307"]),
-    ({"expect": "(unclosed"}, ["expect '(unclosed'", "not a valid regular expression"]),
-    ({"expect": ""}, ["expect is empty"]),
-    ({"expect": r"^pong {token}$", "expect_version": "1.0"}, ["expect_version", "(?P<version>...)"]),
-    ({"expect_version": ""}, ["expect_version is empty"]),
-    ({"connect_timeout": 0.0}, ["connect_timeout 0.0", "positive"]),
-    ({"reply_timeout": -1.0}, ["reply_timeout -1.0", "positive"]),
-    ({"repeat": 0}, ["repeat 0", "1 or more"]),
-    ({"interval": -0.5}, ["interval -0.5", "0 or more"]),
-    ({"max_failures": -1}, ["max_failures -1", "0 or more"]),
-    ({"repeat": 3, "max_failures": 3}, ["max_failures 3 must be smaller than repeat 3"]),
-    ({"ca_path": "/nonexistent/ca.pem"}, ["ca_path '/nonexistent/ca.pem'", "PEM"]),
-    ({"forwarded_for": "10.0.0.300"}, ["forwarded_for '10.0.0.300'", "not an IP address"]),
-])
+@pytest.mark.parametrize(
+    "over,needles",
+    [
+        ({"server_url": "ftp://cytu.be"}, ["server_url 'ftp://cytu.be'", "http:// or https://"]),
+        ({"server_url": "cytu.be"}, ["server_url 'cytu.be'", "http:// or https://"]),
+        ({"channel": "bad name!"}, ["channel 'bad name!'", "1-30 characters"]),
+        ({"channel": "x" * 31}, ["channel 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'", "1-30"]),
+        ({"bot_name": "bot!"}, ["bot_name 'bot!'", "1-20 characters"]),
+        ({"probe_user": "p" * 21}, ["probe_user '" + "p" * 21 + "'", "1-20 characters"]),
+        ({"probe_user": "ShipBot"}, ["probe_user 'ShipBot'", "kick the bot"]),
+        ({"command": "  "}, ["command '  ' is empty", "!ping"]),
+        ({"command": "!ping\n"}, ["control characters"]),
+        ({"command": "!" * 310}, ["command is 310 characters", "at most 307"]),
+        ({"expect": "(unclosed"}, ["expect '(unclosed'", "not a valid regular expression"]),
+        ({"expect": ""}, ["expect is empty"]),
+        ({"expect": r"^pong {token}$", "expect_version": "1.0"}, ["expect_version", "(?P<version>...)"]),
+        ({"expect_version": ""}, ["expect_version is empty"]),
+        ({"connect_timeout": 0.0}, ["connect_timeout 0.0", "positive"]),
+        ({"reply_timeout": -1.0}, ["reply_timeout -1.0", "positive"]),
+        ({"repeat": 0}, ["repeat 0", "1 or more"]),
+        ({"interval": -0.5}, ["interval -0.5", "0 or more"]),
+        ({"max_failures": -1}, ["max_failures -1", "0 or more"]),
+        ({"repeat": 3, "max_failures": 3}, ["max_failures 3 must be smaller than repeat 3"]),
+        ({"ca_path": "/nonexistent/ca.pem"}, ["ca_path '/nonexistent/ca.pem'", "PEM"]),
+        ({"forwarded_for": "10.0.0.300"}, ["forwarded_for '10.0.0.300'", "not an IP address"]),
+    ],
+)
 def test_validation_messages_name_the_value_and_the_fix(over: dict[str, Any], needles: list) -> None:
     errors = spec.validate(params(**over))
     assert len(errors) == 1, errors
@@ -71,15 +77,18 @@ def test_all_problems_are_reported_at_once() -> None:
     assert len(errors) == 4
 
 
-@pytest.mark.parametrize("over", [
-    {"expect": r"^ok \d{2} {token}$"},
-    {"expect_version": "1.2.3"},
-    {"repeat": 5, "max_failures": 4, "interval": 0.0},
-    {"forwarded_for": "10.1.2.3"},
-    {"forwarded_for": "::1"},
-    {"server_url": "http://127.0.0.1:8080/"},
-    {"probe_password": ""},
-])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"expect": r"^ok \d{2} {token}$"},
+        {"expect_version": "1.2.3"},
+        {"repeat": 5, "max_failures": 4, "interval": 0.0},
+        {"forwarded_for": "10.1.2.3"},
+        {"forwarded_for": "::1"},
+        {"server_url": "http://127.0.0.1:8080/"},
+        {"probe_password": ""},
+    ],
+)
 def test_valid_variants(over: dict[str, Any]) -> None:
     assert spec.validate(params(**over)) == []
 

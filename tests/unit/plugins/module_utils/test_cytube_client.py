@@ -18,18 +18,36 @@ pytestmark = pytest.mark.timeout(30)
 
 # ------------------------------------------------------------------ names, tokens
 
-@pytest.mark.parametrize("name,ok", [
-    ("testchan", True), ("Test-Chan_9", True), ("a" * 30, True), ("a" * 31, False),
-    ("bad name!", False), ("", False), ("caf\u00e9", False), ("chan/x", False),
-])
+
+@pytest.mark.parametrize(
+    "name,ok",
+    [
+        ("testchan", True),
+        ("Test-Chan_9", True),
+        ("a" * 30, True),
+        ("a" * 31, False),
+        ("bad name!", False),
+        ("", False),
+        ("caf\u00e9", False),
+        ("chan/x", False),
+    ],
+)
 def test_channel_names(name: str, ok: bool) -> None:
     assert cc.valid_channel_name(name) is ok
 
 
-@pytest.mark.parametrize("name,ok", [
-    ("shipbot", True), ("ship-bot_2", True), ("a" * 20, True), ("a" * 21, False),
-    ("bad name!", False), ("", False), ("\u00fcser", False),
-])
+@pytest.mark.parametrize(
+    "name,ok",
+    [
+        ("shipbot", True),
+        ("ship-bot_2", True),
+        ("a" * 20, True),
+        ("a" * 21, False),
+        ("bad name!", False),
+        ("", False),
+        ("\u00fcser", False),
+    ],
+)
 def test_user_names(name: str, ok: bool) -> None:
     assert cc.valid_user_name(name) is ok
 
@@ -64,20 +82,26 @@ def test_token_length_outside_8_to_12_is_refused(nbytes: int) -> None:
 
 # ----------------------------------------------------------------- chat decoding
 
-@pytest.mark.parametrize("raw,text", [
-    ("pong 1.2.3 abcdef0123", "pong 1.2.3 abcdef0123"),
-    # seen on CyTube 3.86: health_check_token_42 -> health<em>check</em>token_42
-    ("health<em>check</em>token_42", "health_check_token_42"),
-    ("pong 1.0<strong>rc</strong>1 ab12", "pong 1.0*rc*1 ab12"),
-    ("<code>x</code> and <s>y</s>", "`x` and ~~y~~"),
-    ('<span class="spoiler">hidden</span>', "[sp]hidden[/sp]"),
-    ('see <a href="https://x.example/a" target="_blank" rel="noopener noreferrer">https://x.example/a</a>',
-     "see https://x.example/a"),
-    ("&lt;b&gt;bold&lt;/b&gt; &amp; &quot;q&quot; &#39;s&#39;", "<b>bold</b> & \"q\" 's'"),
-    ("&gt;greentext", ">greentext"),
-    ("<em>a<strong>b</strong></em>", "_a*b*_"),
-    ("<span class=\"other\">x</span>", "x"),
-])
+
+@pytest.mark.parametrize(
+    "raw,text",
+    [
+        ("pong 1.2.3 abcdef0123", "pong 1.2.3 abcdef0123"),
+        # seen on CyTube 3.86: health_check_token_42 -> health<em>check</em>token_42
+        ("health<em>check</em>token_42", "health_check_token_42"),
+        ("pong 1.0<strong>rc</strong>1 ab12", "pong 1.0*rc*1 ab12"),
+        ("<code>x</code> and <s>y</s>", "`x` and ~~y~~"),
+        ('<span class="spoiler">hidden</span>', "[sp]hidden[/sp]"),
+        (
+            'see <a href="https://x.example/a" target="_blank" rel="noopener noreferrer">https://x.example/a</a>',
+            "see https://x.example/a",
+        ),
+        ("&lt;b&gt;bold&lt;/b&gt; &amp; &quot;q&quot; &#39;s&#39;", "<b>bold</b> & \"q\" 's'"),
+        ("&gt;greentext", ">greentext"),
+        ("<em>a<strong>b</strong></em>", "_a*b*_"),
+        ('<span class="other">x</span>', "x"),
+    ],
+)
 def test_decode_chat_html(raw: str, text: str) -> None:
     assert cc.decode_chat_html(raw) == text
 
@@ -88,6 +112,7 @@ def test_escaped_tags_are_text_not_markup() -> None:
 
 
 # ------------------------------------------------------------------- scrubbing
+
 
 def test_scrub_replaces_every_form_of_a_secret() -> None:
     secret = 'p@ss w"rd'
@@ -108,16 +133,20 @@ def test_one_line() -> None:
 
 # ---------------------------------------------------------------- socketconfig
 
-@pytest.mark.parametrize("url,problem", [
-    ("https://cytu.be", None),
-    ("http://127.0.0.1:8080/", None),
-    ("http://example.org/cytube", None),
-    ("ftp://cytu.be", "must start with http:// or https://"),
-    ("cytu.be", "must start with http:// or https://"),
-    ("http://", "has no host name"),
-    ("http://host:99999", "invalid port"),
-    ("https://cytu.be/?x=1", "query string"),
-])
+
+@pytest.mark.parametrize(
+    "url,problem",
+    [
+        ("https://cytu.be", None),
+        ("http://127.0.0.1:8080/", None),
+        ("http://example.org/cytube", None),
+        ("ftp://cytu.be", "must start with http:// or https://"),
+        ("cytu.be", "must start with http:// or https://"),
+        ("http://", "has no host name"),
+        ("http://host:99999", "invalid port"),
+        ("https://cytu.be/?x=1", "query string"),
+    ],
+)
 def test_check_server_url(url: str, problem: str) -> None:
     found = cc.check_server_url(url)
     if problem is None:
@@ -132,24 +161,31 @@ def test_socketconfig_url() -> None:
 
 
 def test_parse_socketconfig_and_pick_secure_first() -> None:
-    entries = cc.parse_socketconfig({"servers": [
-        {"url": "http://127.0.0.1:1337", "secure": False},
-        {"url": "https://[::1]:8443", "secure": True, "ipv6": True},
-        {"url": "https://cytube.example:8443", "secure": True},
-        {"nourl": True},
-    ]})
+    entries = cc.parse_socketconfig(
+        {
+            "servers": [
+                {"url": "http://127.0.0.1:1337", "secure": False},
+                {"url": "https://[::1]:8443", "secure": True, "ipv6": True},
+                {"url": "https://cytube.example:8443", "secure": True},
+                {"nourl": True},
+            ]
+        }
+    )
     assert len(entries) == 3
     assert cc.pick_server(entries).url == "https://cytube.example:8443"
     only_plain = [e for e in entries if not e.secure]
     assert cc.pick_server(only_plain).url == "http://127.0.0.1:1337"
 
 
-@pytest.mark.parametrize("body,needle", [
-    ([], "not a JSON object"),
-    ({"error": 'Channel "x" does not exist.'}, "does not exist"),
-    ({"servers": []}, "no 'servers'"),
-    ({"servers": [{"url": "ftp://x"}]}, "no server"),
-])
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ([], "not a JSON object"),
+        ({"error": 'Channel "x" does not exist.'}, "does not exist"),
+        ({"servers": []}, "no 'servers'"),
+        ({"servers": [{"url": "ftp://x"}]}, "no server"),
+    ],
+)
 def test_parse_socketconfig_errors(body: object, needle: str) -> None:
     with pytest.raises(cc.CytubeHTTPError, match=re.escape(needle)):
         cc.parse_socketconfig(body)
@@ -198,17 +234,23 @@ def http_server() -> Iterator[tuple[str, type]]:
 def test_fetch_socketconfig_ok_and_sends_forwarded_for(http_server: tuple[str, type]) -> None:
     base, handler = http_server
     handler.routes["/socketconfig/testchan.json"] = (
-        200, b'{"servers":[{"url":"http://127.0.0.1:1337","secure":false}]}', 0)
+        200,
+        b'{"servers":[{"url":"http://127.0.0.1:1337","secure":false}]}',
+        0,
+    )
     entries = cc.fetch_socketconfig(base, "testchan", timeout=2, headers={"X-Forwarded-For": "10.9.9.9"})
     assert entries == [cc.ServerEntry("http://127.0.0.1:1337", False, False)]
     assert handler.seen_headers[-1].get("X-Forwarded-For") == "10.9.9.9"
 
 
-@pytest.mark.parametrize("status,body,needle", [
-    (404, b'{"error":"Channel \\"x\\" does not exist."}', "HTTP 404"),
-    (503, b"down for maintenance", "HTTP 503"),
-    (200, b"<html>not json</html>", "is not JSON"),
-])
+@pytest.mark.parametrize(
+    "status,body,needle",
+    [
+        (404, b'{"error":"Channel \\"x\\" does not exist."}', "HTTP 404"),
+        (503, b"down for maintenance", "HTTP 503"),
+        (200, b"<html>not json</html>", "is not JSON"),
+    ],
+)
 def test_fetch_socketconfig_errors(http_server: tuple[str, type], status: int, body: bytes, needle: str) -> None:
     base, handler = http_server
     handler.routes["/socketconfig/c.json"] = (status, body, 0)
@@ -236,6 +278,7 @@ def test_fetch_socketconfig_refused() -> None:
 
 
 # ------------------------------------------------------------- events, users
+
 
 def _ev(name: str, data: object = None, mono: float = 1.0) -> cc.Event:
     return cc.Event(name, (data,) if data is not None else (), mono, 1000.0 + mono)
@@ -342,8 +385,12 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cytube.test")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
@@ -352,8 +399,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     tmp = tmp_path_factory.mktemp("tls")
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)

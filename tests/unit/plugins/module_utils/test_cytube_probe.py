@@ -36,6 +36,7 @@ PASSWORD = "s3cret-Pa55"
 
 # --------------------------------------------------------------------- the double
 
+
 def cytube_html(text: str) -> str:
     """Roughly what CyTube does to chat text: escape, then the _x_ filter."""
     escaped = html.escape(text, quote=False)
@@ -58,8 +59,9 @@ class FakeSession:
     def connect(self, url: str) -> None:
         self.world.connect_urls.append(url)
         if self.world.connect_error:
-            raise CytubeConnectError(f"refused by CyTube: {self.world.connect_error}",
-                                     refused_reason=self.world.connect_error)
+            raise CytubeConnectError(
+                f"refused by CyTube: {self.world.connect_error}", refused_reason=self.world.connect_error
+            )
 
     def push(self, name: str, *args: Any, delay: float = 0.0) -> None:
         with self.cond:
@@ -90,14 +92,26 @@ class FakeSession:
 class FakeCytube:
     """The server side: what CyTube sends in reply to the probe's events."""
 
-    def __init__(self, bot: str = "shipbot", bot_present: bool = True, version: str = "1.4.2",
-                 reply: Optional[Callable[[str], Optional[str]]] = None, reply_delay: float = 0.0,
-                 replay: Optional[list[dict[str, Any]]] = None, echo: bool = True,
-                 login_error: Optional[str] = None, login_name: Optional[str] = None,
-                 connect_error: Optional[str] = None, join_kick: Optional[str] = None,
-                 kick_on_round: Optional[int] = None, bot_joins_after: Optional[float] = None,
-                 drop_notice: Optional[tuple[str, Any]] = None, no_userlist: bool = False,
-                 others: Optional[list[tuple[str, str, float]]] = None, echo_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        bot: str = "shipbot",
+        bot_present: bool = True,
+        version: str = "1.4.2",
+        reply: Optional[Callable[[str], Optional[str]]] = None,
+        reply_delay: float = 0.0,
+        replay: Optional[list[dict[str, Any]]] = None,
+        echo: bool = True,
+        login_error: Optional[str] = None,
+        login_name: Optional[str] = None,
+        connect_error: Optional[str] = None,
+        join_kick: Optional[str] = None,
+        kick_on_round: Optional[int] = None,
+        bot_joins_after: Optional[float] = None,
+        drop_notice: Optional[tuple[str, Any]] = None,
+        no_userlist: bool = False,
+        others: Optional[list[tuple[str, str, float]]] = None,
+        echo_delay: float = 0.0,
+    ) -> None:
         self.bot = bot
         self.bot_present = bot_present
         self.version = version
@@ -167,21 +181,42 @@ class FakeCytube:
                 return
             now_ms = time.time() * 1000
             if self.echo:
-                s.push("chatMsg", {"username": "shipprobe", "msg": cytube_html(text), "meta": {}, "time": now_ms},
-                       delay=self.echo_delay)
+                s.push(
+                    "chatMsg",
+                    {"username": "shipprobe", "msg": cytube_html(text), "meta": {}, "time": now_ms},
+                    delay=self.echo_delay,
+                )
             for sender, template, delay in self.others:
-                s.push("chatMsg", {"username": sender, "msg": cytube_html(template.format(token=token)),
-                                   "meta": {}, "time": now_ms}, delay=delay)
+                s.push(
+                    "chatMsg",
+                    {"username": sender, "msg": cytube_html(template.format(token=token)), "meta": {}, "time": now_ms},
+                    delay=delay,
+                )
             answer = self.reply(text) if (self.bot_present or self.bot_joins_after is not None) else None
             if answer is not None:
-                s.push("chatMsg", {"username": self.bot, "msg": cytube_html(answer), "meta": {},
-                                   "time": now_ms + self.reply_delay * 1000}, delay=self.reply_delay)
+                s.push(
+                    "chatMsg",
+                    {
+                        "username": self.bot,
+                        "msg": cytube_html(answer),
+                        "meta": {},
+                        "time": now_ms + self.reply_delay * 1000,
+                    },
+                    delay=self.reply_delay,
+                )
 
 
 def config(**over: Any) -> cp.ProbeConfig:
-    base = dict(server_url="http://cytube.test:8080", channel="testchan", bot_name="shipbot",
-                probe_user="shipprobe", probe_password=PASSWORD, connect_timeout=1.0, reply_timeout=0.5,
-                interval=0.0)
+    base = dict(
+        server_url="http://cytube.test:8080",
+        channel="testchan",
+        bot_name="shipbot",
+        probe_user="shipprobe",
+        probe_password=PASSWORD,
+        connect_timeout=1.0,
+        reply_timeout=0.5,
+        interval=0.0,
+    )
     base.update(over)
     return cp.ProbeConfig(**base)
 
@@ -190,8 +225,12 @@ def good_fetch(*args: Any, **kwargs: Any) -> list[ServerEntry]:
     return [ServerEntry("http://cytube.test:1337", False), ServerEntry("https://cytube.test:8443", True)]
 
 
-def run(world: FakeCytube, cfg: Optional[cp.ProbeConfig] = None, fetch: Callable[..., Any] = good_fetch,
-        token: Optional[str] = TOKEN) -> cp.ProbeReport:
+def run(
+    world: FakeCytube,
+    cfg: Optional[cp.ProbeConfig] = None,
+    fetch: Callable[..., Any] = good_fetch,
+    token: Optional[str] = TOKEN,
+) -> cp.ProbeReport:
     factory = (lambda: token) if token else cp.make_token
     return cp.run_probe(cfg or config(), session_factory=world.session_factory, fetch=fetch, token_factory=factory)
 
@@ -201,6 +240,7 @@ def names(report: cp.ProbeReport) -> list[str]:
 
 
 # -------------------------------------------------------------------- patterns
+
 
 def test_build_expect_pattern_substitutes_and_escapes_the_token() -> None:
     pattern = cp.build_expect_pattern(cp.DEFAULT_EXPECT, TOKEN)
@@ -219,15 +259,23 @@ def test_expect_version_group_detection() -> None:
 
 # -------------------------------------------------------------------- matching
 
-def _msg(user: str, text: str, received: float = 10.0, time_ms: Optional[float] = 5000.0,
-         replay: bool = False) -> ChatMessage:
+
+def _msg(
+    user: str, text: str, received: float = 10.0, time_ms: Optional[float] = 5000.0, replay: bool = False
+) -> ChatMessage:
     return ChatMessage(user, cytube_html(text), text, time_ms, received, 0.0, replay)
 
 
 @pytest.fixture()
 def matcher() -> cp.RoundMatcher:
-    return cp.RoundMatcher("ShipBot", "shipprobe", TOKEN, cp.build_expect_pattern(cp.DEFAULT_EXPECT, TOKEN),
-                           sent_mono=5.0, sent_wall_ms=4000.0)
+    return cp.RoundMatcher(
+        "ShipBot",
+        "shipprobe",
+        TOKEN,
+        cp.build_expect_pattern(cp.DEFAULT_EXPECT, TOKEN),
+        sent_mono=5.0,
+        sent_wall_ms=4000.0,
+    )
 
 
 def test_match_from_bot_any_case(matcher: cp.RoundMatcher) -> None:
@@ -235,18 +283,21 @@ def test_match_from_bot_any_case(matcher: cp.RoundMatcher) -> None:
     assert outcome == cp.MATCH and found is not None and found.group("version") == "1.0"
 
 
-@pytest.mark.parametrize("msg,outcome", [
-    (_msg("shipbot", "pong 1.0 abcdef0123", replay=True), cp.REPLAY),
-    (_msg("shipbot", "pong 1.0 abcdef0123", received=4.9), cp.BEFORE_SEND),
-    (_msg("SHIPPROBE", "pong 1.0 abcdef0123"), cp.OWN_ECHO),  # own echo never counts
-    (_msg("shipprobe", "hello"), cp.OWN_OTHER),
-    (_msg("impostor", "pong 1.0 abcdef0123"), cp.FOREIGN),
-    (_msg("impostor", "hi"), cp.OTHER),
-    (_msg("shipbot", "pong 1.0 0000000000", time_ms=3000.0), cp.STALE),  # before the send, no token
-    (_msg("shipbot", "pong 1.0 0000000000"), cp.BOT_OTHER),  # another token
-    (_msg("shipbot", "error: unknown abcdef0123"), cp.WRONG),
-    (_msg("shipbot", "pong 1.0 abcdef0123 extra"), cp.WRONG),
-])
+@pytest.mark.parametrize(
+    "msg,outcome",
+    [
+        (_msg("shipbot", "pong 1.0 abcdef0123", replay=True), cp.REPLAY),
+        (_msg("shipbot", "pong 1.0 abcdef0123", received=4.9), cp.BEFORE_SEND),
+        (_msg("SHIPPROBE", "pong 1.0 abcdef0123"), cp.OWN_ECHO),  # own echo never counts
+        (_msg("shipprobe", "hello"), cp.OWN_OTHER),
+        (_msg("impostor", "pong 1.0 abcdef0123"), cp.FOREIGN),
+        (_msg("impostor", "hi"), cp.OTHER),
+        (_msg("shipbot", "pong 1.0 0000000000", time_ms=3000.0), cp.STALE),  # before the send, no token
+        (_msg("shipbot", "pong 1.0 0000000000"), cp.BOT_OTHER),  # another token
+        (_msg("shipbot", "error: unknown abcdef0123"), cp.WRONG),
+        (_msg("shipbot", "pong 1.0 abcdef0123 extra"), cp.WRONG),
+    ],
+)
 def test_reply_rules(matcher: cp.RoundMatcher, msg: ChatMessage, outcome: str) -> None:
     assert matcher.classify(msg)[0] == outcome
 
@@ -257,8 +308,14 @@ def test_clock_skew_token_rescues_an_early_server_time(matcher: cp.RoundMatcher)
 
 
 def test_without_token_in_expect_server_time_decides() -> None:
-    m = cp.RoundMatcher("shipbot", "shipprobe", TOKEN, cp.build_expect_pattern(r"^pong (?P<version>\S+)$", TOKEN),
-                        sent_mono=5.0, sent_wall_ms=4000.0)
+    m = cp.RoundMatcher(
+        "shipbot",
+        "shipprobe",
+        TOKEN,
+        cp.build_expect_pattern(r"^pong (?P<version>\S+)$", TOKEN),
+        sent_mono=5.0,
+        sent_wall_ms=4000.0,
+    )
     assert m.classify(_msg("shipbot", "pong 2.0", time_ms=4000.0))[0] == cp.MATCH
     assert m.classify(_msg("shipbot", "pong 2.0", time_ms=3999.0))[0] == cp.STALE
     assert m.classify(_msg("shipbot", "pong 2.0", time_ms=None))[0] == cp.STALE
@@ -275,6 +332,7 @@ def test_html_transformed_reply_matches_after_decoding() -> None:
 
 # --------------------------------------------------------------------- verdicts
 
+
 def _check(name: str, ok: bool = True, failure: Optional[str] = None, rnd: Optional[int] = None) -> cp.CheckResult:
     return cp.CheckResult(name, ok, 1.0, "e", "s", "m", failure=failure if not ok else None, round=rnd)
 
@@ -282,10 +340,15 @@ def _check(name: str, ok: bool = True, failure: Optional[str] = None, rnd: Optio
 BASE_OK = [_check(n) for n in ("socketconfig", "connect", "join", "login", "bot_present")]
 
 
-@pytest.mark.parametrize("failing,verdict", [
-    ("socketconfig", cp.INCONCLUSIVE), ("connect", cp.INCONCLUSIVE), ("join", cp.INCONCLUSIVE),
-    ("login", cp.INCONCLUSIVE),
-])
+@pytest.mark.parametrize(
+    "failing,verdict",
+    [
+        ("socketconfig", cp.INCONCLUSIVE),
+        ("connect", cp.INCONCLUSIVE),
+        ("join", cp.INCONCLUSIVE),
+        ("login", cp.INCONCLUSIVE),
+    ],
+)
 def test_cytube_side_failures_are_inconclusive(failing: str, verdict: str) -> None:
     checks = []
     for c in BASE_OK:
@@ -300,25 +363,30 @@ def test_bot_absent_is_unhealthy() -> None:
     assert cp.classify(checks, 1, 0)[0] == cp.UNHEALTHY
 
 
-@pytest.mark.parametrize("rounds,repeat,max_failures,verdict", [
-    ([True], 1, 0, cp.HEALTHY),
-    ([cp.UNHEALTHY], 1, 0, cp.UNHEALTHY),
-    ([cp.INCONCLUSIVE], 1, 0, cp.INCONCLUSIVE),
-    ([True, cp.UNHEALTHY, True], 3, 1, cp.HEALTHY),
-    ([True, cp.UNHEALTHY, cp.UNHEALTHY], 3, 1, cp.UNHEALTHY),
-    ([True, cp.UNHEALTHY, cp.INCONCLUSIVE], 3, 1, cp.INCONCLUSIVE),
-    ([cp.UNHEALTHY, cp.UNHEALTHY], 5, 1, cp.UNHEALTHY),  # stopped early, decided
-    ([True, cp.INCONCLUSIVE], 5, 2, cp.INCONCLUSIVE),  # window cut short
-])
+@pytest.mark.parametrize(
+    "rounds,repeat,max_failures,verdict",
+    [
+        ([True], 1, 0, cp.HEALTHY),
+        ([cp.UNHEALTHY], 1, 0, cp.UNHEALTHY),
+        ([cp.INCONCLUSIVE], 1, 0, cp.INCONCLUSIVE),
+        ([True, cp.UNHEALTHY, True], 3, 1, cp.HEALTHY),
+        ([True, cp.UNHEALTHY, cp.UNHEALTHY], 3, 1, cp.UNHEALTHY),
+        ([True, cp.UNHEALTHY, cp.INCONCLUSIVE], 3, 1, cp.INCONCLUSIVE),
+        ([cp.UNHEALTHY, cp.UNHEALTHY], 5, 1, cp.UNHEALTHY),  # stopped early, decided
+        ([True, cp.INCONCLUSIVE], 5, 2, cp.INCONCLUSIVE),  # window cut short
+    ],
+)
 def test_window_verdicts(rounds: list[Any], repeat: int, max_failures: int, verdict: str) -> None:
     checks = list(BASE_OK) + [
-        _check(cp.ROUND_CHECK, r is True, None if r is True else r, i + 1) for i, r in enumerate(rounds)]
+        _check(cp.ROUND_CHECK, r is True, None if r is True else r, i + 1) for i, r in enumerate(rounds)
+    ]
     got, decisive = cp.classify(checks, repeat, max_failures)
     assert got == verdict
     assert (decisive is None) == (verdict == cp.HEALTHY)
 
 
 # -------------------------------------------------------------- end to end (fake)
+
 
 def test_healthy_returns_version_and_all_checks() -> None:
     world = FakeCytube()
@@ -433,6 +501,7 @@ def test_bot_joining_shortly_after_is_waited_for() -> None:
 def test_socketconfig_failure_is_inconclusive() -> None:
     def fetch(*args: Any, **kwargs: Any) -> Any:
         raise CytubeHTTPError("HTTP 503 from http://cytube.test:8080/socketconfig/testchan.json", status=503)
+
     world = FakeCytube()
     report = run(world, fetch=fetch)
     assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "socketconfig"
@@ -448,10 +517,13 @@ def test_rate_limit_is_inconclusive() -> None:
     assert all(s.closed for s in world.sessions)
 
 
-@pytest.mark.parametrize("error,hint", [
-    ("Invalid username/password combination", "check probe_user/probe_password"),
-    ("Guest logins are restricted to one per IP address per 60 seconds.", "guest cooldown"),
-])
+@pytest.mark.parametrize(
+    "error,hint",
+    [
+        ("Invalid username/password combination", "check probe_user/probe_password"),
+        ("Guest logins are restricted to one per IP address per 60 seconds.", "guest cooldown"),
+    ],
+)
 def test_login_failure_is_inconclusive(error: str, hint: str) -> None:
     report = run(FakeCytube(login_error=error))
     assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "login"
@@ -509,6 +581,7 @@ def _flaky(fail_rounds: list[int]) -> FakeCytube:
 
     def reply(text: str) -> Optional[str]:
         return None if world.rounds in fail_rounds else normal(text)
+
     world.reply = reply
     return world
 
@@ -559,6 +632,7 @@ def test_unexpected_library_error_is_inconclusive_and_closes() -> None:
         if event == "chatMsg":
             raise RuntimeError("library surprise")
         FakeCytube.handle(world, s, event, data)
+
     world.handle = boom  # type: ignore[method-assign]
     report = run(world)
     assert report.verdict == cp.INCONCLUSIVE

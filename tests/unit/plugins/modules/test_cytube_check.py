@@ -22,8 +22,13 @@ CHAN_PW = "chan-s3cret-abc"
 
 
 def args(**over: Any) -> dict[str, Any]:
-    base = dict(server_url="http://127.0.0.1:8080", channel="testchan", bot_name="shipbot",
-                probe_user="shipprobe", probe_password=PASSWORD)
+    base = dict(
+        server_url="http://127.0.0.1:8080",
+        channel="testchan",
+        bot_name="shipbot",
+        probe_user="shipprobe",
+        probe_password=PASSWORD,
+    )
     base.update(over)
     return base
 
@@ -32,15 +37,23 @@ def report(verdict: str = cp.HEALTHY, leak: str = "") -> cp.ProbeReport:
     checks = [cp.CheckResult("socketconfig", True, 1.0, "e", "s", "ok")]
     failed = None
     if verdict != cp.HEALTHY:
-        checks.append(cp.CheckResult("login", False, 2.0, "login accepted", f"error: bad {leak}", "refused",
-                                     failure=verdict))
+        checks.append(
+            cp.CheckResult("login", False, 2.0, "login accepted", f"error: bad {leak}", "refused", failure=verdict)
+        )
         failed = "login"
-    return cp.ProbeReport(verdict=verdict, checks=checks, version="1.0" if verdict == cp.HEALTHY else None,
-                          failed_check=failed, msg=f"{verdict}: something {leak}", elapsed_ms=3.0)
+    return cp.ProbeReport(
+        verdict=verdict,
+        checks=checks,
+        version="1.0" if verdict == cp.HEALTHY else None,
+        failed_check=failed,
+        msg=f"{verdict}: something {leak}",
+        elapsed_ms=3.0,
+    )
 
 
-def run_module(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, module_args: dict[str, Any],
-               fake_report: Any = None) -> tuple[int, dict[str, Any], list[Any]]:
+def run_module(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, module_args: dict[str, Any], fake_report: Any = None
+) -> tuple[int, dict[str, Any], list[Any]]:
     calls: list[Any] = []
 
     def fake_run_probe(cfg: cp.ProbeConfig) -> cp.ProbeReport:
@@ -61,14 +74,19 @@ def test_healthy_exits_unchanged(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     code, result, calls = run_module(monkeypatch, capsys, args())
     assert code == 0 and result["changed"] is False
     assert result["verdict"] == "healthy" and result["version"] == "1.0" and result["failed_check"] is None
-    assert result["checks"][0] == {"name": "socketconfig", "ok": True, "latency_ms": 1.0, "expected": "e",
-                                   "seen": "s", "message": "ok"}
+    assert result["checks"][0] == {
+        "name": "socketconfig",
+        "ok": True,
+        "latency_ms": 1.0,
+        "expected": "e",
+        "seen": "s",
+        "message": "ok",
+    }
     cfg = calls[0]
     assert cfg.probe_password == PASSWORD and cfg.command == "!ping" and cfg.repeat == 1
 
 
-def test_invalid_options_fail_before_any_probe(monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture) -> None:
+def test_invalid_options_fail_before_any_probe(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     code, result, calls = run_module(monkeypatch, capsys, args(channel="bad chan", repeat=2, max_failures=2))
     assert code == 1 and calls == []
     assert "channel 'bad chan'" in result["msg"]
@@ -88,15 +106,19 @@ def test_missing_required_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     assert code == 1 and "probe_password" in result["msg"] and calls == []
 
 
-@pytest.mark.parametrize("verdict,fail_on,failed", [
-    ("unhealthy", [], False),
-    ("unhealthy", ["unhealthy"], True),
-    ("inconclusive", ["unhealthy"], False),
-    ("inconclusive", ["unhealthy", "inconclusive"], True),
-    ("healthy", ["unhealthy", "inconclusive"], False),
-])
-def test_fail_on(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, verdict: str,
-                 fail_on: list[str], failed: bool) -> None:
+@pytest.mark.parametrize(
+    "verdict,fail_on,failed",
+    [
+        ("unhealthy", [], False),
+        ("unhealthy", ["unhealthy"], True),
+        ("inconclusive", ["unhealthy"], False),
+        ("inconclusive", ["unhealthy", "inconclusive"], True),
+        ("healthy", ["unhealthy", "inconclusive"], False),
+    ],
+)
+def test_fail_on(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, verdict: str, fail_on: list[str], failed: bool
+) -> None:
     code, result, _ = run_module(monkeypatch, capsys, args(fail_on=fail_on), report(verdict))
     assert (code == 1) is failed
     assert result.get("failed", False) is failed
@@ -108,8 +130,12 @@ def test_fail_on(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
 
 def test_passwords_never_reach_the_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     leak = f"{PASSWORD}/{CHAN_PW}"
-    code, result, _ = run_module(monkeypatch, capsys, args(channel_password=CHAN_PW, fail_on=["inconclusive"]),
-                                 report(cp.INCONCLUSIVE, leak=leak))
+    code, result, _ = run_module(
+        monkeypatch,
+        capsys,
+        args(channel_password=CHAN_PW, fail_on=["inconclusive"]),
+        report(cp.INCONCLUSIVE, leak=leak),
+    )
     text = json.dumps(result)
     assert code == 1
     assert PASSWORD not in text and CHAN_PW not in text
