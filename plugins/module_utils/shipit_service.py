@@ -1,0 +1,313 @@
+# -*- coding: utf-8 -*-
+# Copyright: cytube.shipit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host-side checks of one bot instance: its systemd unit, health endpoint and journal.
+
+Every check is reported in the shape ``cytube_check`` uses, so that a verdict can
+quote any of them the same way::
+
+    {"name": "unit_active", "ok": False, "latency_ms": 812,
+     "expected": "active (running)", "seen": "activating (auto-restart), exit status 3",
+     "message": "..."}
+
+Nothing here sleeps a fixed time: :func:`wait_ready` polls the unit and the health
+endpoint until they say "ready", until the unit visibly fails, or until a bound.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from urllib.error import HTTPError, URLError
+from urllib.request import ProxyHandler, Request, build_opener
+
+#: ``run(argv) -> (rc, stdout, stderr)``, e.g. ``AnsibleModule.run_command``.
+Runner = Callable[[Sequence[str]], Tuple[int, str, str]]
+
+UNIT_PROPERTIES = (
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "MainPID",
+    "NRestarts",
+    "Result",
+    "ExecMainStatus",
+    "ExecMainCode",
+    "InvocationID",
+    "ExecMainStartTimestamp",
+    "ActiveEnterTimestamp",
+    "FragmentPath",
+    "UnitFileState",
+)
+#: What a log line of a failing bot looks like, when it does not set a priority.
+DEFAULT_ERROR_PATTERN = r"\b(ERROR|CRITICAL|FATAL)\b|^Traceback \(most recent call last\)"
+POLL_S = 0.05
+
+
+def check(
+    name: str, ok: bool, expected: str, seen: str, message: str = "", latency_ms: Optional[int] = None
+) -> Dict[str, Any]:
+    if not message:
+        message = "%s: %s" % (name, "ok" if ok else "expected %s, seen %s" % (expected, seen))
+    return {"name": name, "ok": ok, "latency_ms": latency_ms, "expected": expected, "seen": seen, "message": message}
+
+
+def unit_props(run: Runner, unit: str) -> Dict[str, str]:
+    argv = ["systemctl", "show", "--timestamp=us+utc", unit]
+    for prop in UNIT_PROPERTIES:
+        argv.extend(["-p", prop])
+    rc, out, err = run(argv)
+    if rc != 0:
+        return {"LoadState": "error", "error": (err or out).strip()}
+    props: Dict[str, str] = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            props[key] = value
+    return props
+
+
+def int_prop(props: Dict[str, str], key: str) -> int:
+    try:
+        return int(props.get(key) or 0)
+    except ValueError:
+        return 0
+
+
+def describe_state(props: Dict[str, str]) -> str:
+    text = "%s (%s)" % (props.get("ActiveState", "?"), props.get("SubState", "?"))
+    result = props.get("Result")
+    if result and result != "success":
+        text += ", result %s" % result
+    code = props.get("ExecMainCode")
+    status = props.get("ExecMainStatus")
+    if status and status != "0" and code not in (None, "", "0"):
+        text += ", last exit status %s" % status
+    restarts = props.get("NRestarts")
+    if restarts and restarts != "0":
+        text += ", %s automatic restarts" % restarts
+    return text
+
+
+def failing(props: Dict[str, str], baseline_restarts: int, first_pid: int) -> Optional[str]:
+    """Why the unit counts as failing (crash, restart loop), or None."""
+    active = props.get("ActiveState")
+    sub = props.get("SubState")
+    if props.get("LoadState") not in ("loaded", None):
+        return "unit not loaded (%s)" % props.get("LoadState")
+    if active == "failed":
+        return "unit failed"
+    if sub == "auto-restart":
+        return "unit is restarting after its process exited"
+    if int_prop(props, "NRestarts") > baseline_restarts:
+        return "unit restarted %d time(s) since it was started" % (int_prop(props, "NRestarts") - baseline_restarts)
+    pid = int_prop(props, "MainPID")
+    if first_pid and pid and pid != first_pid:
+        return "main process changed (pid %d -> %d)" % (first_pid, pid)
+    if active in ("inactive", "deactivating"):
+        return "unit is %s" % active
+    return None
+
+
+def health_probe(url: str, timeout: float) -> Tuple[Optional[int], Optional[Dict[str, Any]], str]:
+    """GET ``url``: (HTTP status or None, JSON body or None, error text)."""
+    opener = build_opener(ProxyHandler({}))
+    try:
+        with opener.open(Request(url, headers={"Accept": "application/json"}), timeout=timeout) as resp:
+            status = resp.status
+            body = resp.read(65536)
+    except HTTPError as exc:
+        status = exc.code
+        try:
+            body = exc.read(65536)
+        except OSError:
+            body = b""
+    except (URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, None, str(reason)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except ValueError:
+        data = None
+    return status, data if isinstance(data, dict) else None, ""
+
+
+def describe_health(status: Optional[int], data: Optional[Dict[str, Any]], error: str) -> str:
+    if status is None:
+        return "no answer (%s)" % error
+    if data is None:
+        return "HTTP %s, no JSON body" % status
+    keys = ("connected", "joined", "channel", "name", "version")
+    return "HTTP %s %s" % (status, json.dumps({k: data.get(k) for k in keys if k in data}, sort_keys=True))
+
+
+def health_ok(status: Optional[int], data: Optional[Dict[str, Any]], version: Optional[str]) -> bool:
+    if status != 200 or data is None or data.get("joined") is False:
+        return False
+    return not version or data.get("version") in (None, version)
+
+
+def journal_errors(
+    run: Runner, unit: str, invocation: str, pattern: str, limit: int = 10
+) -> Tuple[Optional[List[str]], str]:
+    """Error lines logged by ``unit`` since its current start (its invocation id)."""
+    if not invocation:
+        return None, "the unit has no invocation id (not started)"
+    argv = ["journalctl", "--no-pager", "-o", "json", "-u", unit, "_SYSTEMD_INVOCATION_ID=%s" % invocation]
+    rc, out, err = run(argv)
+    if rc != 0:
+        return None, (err or out).strip() or "journalctl exited %d" % rc
+    regex = re.compile(pattern) if pattern else None
+    found: List[str] = []
+    for line in out.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = entry.get("MESSAGE")
+        if isinstance(message, list):  # binary messages come as byte arrays
+            try:
+                message = bytes(message).decode("utf-8", "replace")
+            except (TypeError, ValueError):
+                message = ""
+        message = str(message or "")
+        try:
+            priority = int(entry.get("PRIORITY", 6))
+        except ValueError:
+            priority = 6
+        if priority <= 3 or (regex is not None and regex.search(message)):
+            found.append(message[:300])
+    return found[-limit:] if len(found) > limit else found, ""
+
+
+def journal_check(run: Runner, unit: str, invocation: str, pattern: str) -> Tuple[Dict[str, Any], List[str]]:
+    """The ``journal`` check (no error lines since the unit's current start) and the lines found."""
+    expected = "no error lines since the unit started"
+    found, problem = journal_errors(run, unit, invocation, pattern)
+    if found is None:
+        return check(
+            "journal", False, expected, problem, message="journal of %s: cannot read it (%s)" % (unit, problem)
+        ), []
+    if not found:
+        return check("journal", True, expected, "none", message="journal of %s since its start: no errors" % unit), []
+    seen = "%d error line(s): %s" % (len(found), " | ".join(found[-3:]))
+    return check(
+        "journal",
+        False,
+        expected,
+        seen,
+        message="journal of %s since its start: %d error line(s), last: %s" % (unit, len(found), found[-1]),
+    ), found
+
+
+def journal_tail(run: Runner, unit: str, lines: int = 8) -> List[str]:
+    rc, out, _err = run(["journalctl", "--no-pager", "-o", "cat", "-n", str(lines), "-u", unit])
+    return [line[:300] for line in out.splitlines()] if rc == 0 else []
+
+
+def wait_ready(
+    run: Runner,
+    unit: str,
+    health_url: Optional[str],
+    timeout: float,
+    settle: float,
+    version: Optional[str] = None,
+    baseline_restarts: Optional[int] = None,
+    expect_pid: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Dict[str, Any]:
+    """Poll until the unit is active and (when configured) its health endpoint says joined.
+
+    Returns ``{ready, checks, props, main_pid, health}``: ``checks`` holds
+    ``unit_active`` and ``unit_stable`` and, with a health URL, ``health``.
+    Stops early when the unit fails or restarts: waiting longer cannot help.
+    """
+    start = clock()
+    deadline = start + max(0.0, timeout)
+    props = unit_props(run, unit)
+    if baseline_restarts is None:
+        baseline_restarts = int_prop(props, "NRestarts")
+    first_pid = expect_pid
+    active_since: Optional[float] = None
+    status: Optional[int] = None
+    data: Optional[Dict[str, Any]] = None
+    error = "not asked yet"
+    reason: Optional[str] = None
+    ready = False
+    while True:
+        reason = failing(props, baseline_restarts, first_pid)
+        if reason:
+            break
+        pid = int_prop(props, "MainPID")
+        if props.get("ActiveState") == "active" and pid:
+            first_pid = first_pid or pid
+            if active_since is None:
+                active_since = clock()
+            if health_url:
+                status, data, error = health_probe(health_url, timeout=min(2.0, max(0.2, deadline - clock())))
+                if health_ok(status, data, version):
+                    ready = True
+                    break
+            elif clock() - active_since >= settle:
+                ready = True
+                break
+        if clock() >= deadline:
+            break
+        sleep(POLL_S)
+        props = unit_props(run, unit)
+    elapsed = int((clock() - start) * 1000)
+    state_text = describe_state(props)
+    active_ok = props.get("ActiveState") == "active" and not reason
+    checks = [
+        check(
+            "unit_active",
+            active_ok,
+            "active (running)",
+            state_text,
+            latency_ms=elapsed,
+            message="unit %s: %s"
+            % (
+                unit,
+                "active"
+                if active_ok
+                else "expected active (running), seen %s%s" % (state_text, " (%s)" % reason if reason else ""),
+            ),
+        ),
+        check(
+            "unit_stable",
+            not reason,
+            "no restart since start",
+            reason or "no restart",
+            message="unit %s: %s" % (unit, "stable" if not reason else reason),
+        ),
+    ]
+    if health_url:
+        seen = describe_health(status, data, error)
+        if version and data and data.get("version") not in (None, version):
+            seen += " (expected version %s)" % version
+        waited = "" if ready or reason else " after waiting %.1f s" % (elapsed / 1000.0)
+        checks.append(
+            check(
+                "health",
+                ready,
+                "HTTP 200 with joined=true at %s" % health_url,
+                seen + waited,
+                latency_ms=elapsed,
+                message="health endpoint %s: %s"
+                % (health_url, "joined" if ready else "expected HTTP 200 with joined=true, seen %s%s" % (seen, waited)),
+            )
+        )
+    return {
+        "ready": ready and not reason,
+        "checks": checks,
+        "props": props,
+        "main_pid": int_prop(props, "MainPID"),
+        "restarts": int_prop(props, "NRestarts"),
+        "baseline_restarts": baseline_restarts,
+        "health": data,
+        "failure": reason,
+        "elapsed_ms": elapsed,
+    }

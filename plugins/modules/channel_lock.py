@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: cytube.shipit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-channel deploy lock on a bot host."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: channel_lock
+short_description: Take, refresh or release the per-channel deploy lock on a bot host
+version_added: "0.1.0"
+description:
+  - Serialises deploys and rollbacks of one channel. The lock is a file on the bot host,
+    C(<root>/<channel>/.shipit/lock.json), naming its holder (user, controller host, pid, playbook,
+    start time and CI run URL), updated under C(flock) so two runs can never both win.
+  - The action plugin of the same name runs on the controller and does the waiting. Its holder
+    identity is the C(ansible-playbook) process (controller host, boot id, pid and the pid's start
+    time), so every task of one run shares the lock and a second run does not.
+  - A second run waits up to O(wait) seconds, polling, then fails with a message naming the holder.
+  - A stale lock is taken over safely. A holder on the same controller whose process is gone (a run
+    killed with SIGKILL) is detected at once by its pid and start time. A holder on another controller
+    is stale once its heartbeat is older than its O(ttl); every lock operation of the holder refreshes
+    the heartbeat.
+  - In check mode the lock is only looked at (never taken); a live holder is reported, not waited for.
+author:
+  - cytube.shipit maintainers (@cytube)
+options:
+  channel:
+    description: CyTube channel name.
+    type: str
+    required: true
+  root:
+    description: Directory holding one subdirectory per channel.
+    type: path
+    default: /srv/cytube-bots
+  state:
+    description:
+      - C(acquired) takes the lock (or refreshes it when this run holds it); C(released) gives it back
+        (a no-op when this run does not hold it); C(query) only reports the holder.
+    type: str
+    choices: [acquired, released, query]
+    default: acquired
+  wait:
+    description: Seconds to wait for a lock held by another live run before failing.
+    type: float
+    default: 60
+  poll:
+    description: Seconds between two attempts while waiting.
+    type: float
+    default: 0.5
+  ttl:
+    description:
+      - Seconds after its last heartbeat when a lock held from another controller counts as stale.
+        Set it above the longest deploy (including a production stability window).
+    type: int
+    default: 1800
+  purpose:
+    description: What the holder is doing, shown to a run that has to wait (e.g. C(deploy 2.0.0)).
+    type: str
+  token:
+    description: Holder token. Set by the action plugin; do not set it yourself.
+    type: str
+  owner:
+    description: Holder details. Set by the action plugin.
+    type: dict
+  takeover:
+    description: Token of a holder found dead, to replace. Set by the action plugin.
+    type: str
+  commit:
+    description:
+      - With O(state=released), record the outcome of the run in the channel's state before releasing the lock,
+        in the same round trip - the release that is now live (C(release)), whether it was verified (C(verified),
+        default true; false for an emergency rollback), a release a rollback left (C(pop)), how many releases to
+        keep (C(keep), default 0 - no pruning) and an C(event) to remember.
+      - Refused (the task fails, nothing is recorded) when this run no longer holds the lock, for example after a
+        takeover by another run.
+    type: dict
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action:
+    description: >-
+      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
+    support: full
+seealso:
+  - module: cytube.shipit.bot_instance
+"""
+
+EXAMPLES = r"""
+- name: Take the channel lock (wait up to 2 minutes for another deploy)
+  cytube.shipit.channel_lock:
+    channel: mychannel
+    wait: 120
+    purpose: deploy 2.0.0
+
+- name: Release the channel lock
+  cytube.shipit.channel_lock:
+    channel: mychannel
+    state: released
+"""
+
+RETURN = r"""
+acquired:
+  description: Whether this run holds the lock after the task.
+  returned: always
+  type: bool
+released:
+  description: Whether this task released the lock.
+  returned: always
+  type: bool
+holder:
+  description: The lock record (token, owner, acquired_at, heartbeat_at, ttl), null when free.
+  returned: always
+  type: dict
+holder_text:
+  description: One line naming the holder.
+  returned: always
+  type: str
+took_over:
+  description: Whether a stale lock was taken over.
+  returned: always
+  type: bool
+previous_holder:
+  description: The stale holder that was replaced.
+  returned: when took_over
+  type: dict
+waited:
+  description: Seconds spent waiting for another run.
+  returned: always
+  type: float
+releases:
+  description:
+    - Ids of the complete releases of the channel on the host, read under the lock (so that
+      M(cytube.shipit.bot_release) can skip asking the host again).
+  returned: when acquired
+  type: list
+  elements: str
+live:
+  description: The release C(current) points at (null when none).
+  returned: when acquired
+  type: str
+pruned:
+  description: Releases removed by O(commit).
+  returned: with commit
+  type: list
+  elements: str
+"""
+
+from typing import Any, Dict
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+    ChannelLayout,
+    ShipitError,
+    current_release,
+    record_live,
+    scan_releases,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            channel=dict(type="str", required=True),
+            root=dict(type="path", default="/srv/cytube-bots"),
+            state=dict(type="str", choices=["acquired", "released", "query"], default="acquired"),
+            wait=dict(type="float", default=60.0),
+            poll=dict(type="float", default=0.5),
+            ttl=dict(type="int", default=1800),
+            purpose=dict(type="str"),
+            token=dict(type="str", no_log=False),
+            owner=dict(type="dict"),
+            takeover=dict(type="str"),
+            commit=dict(type="dict"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if not p["token"]:
+        module.fail_json(
+            msg="token is missing: call cytube.shipit.channel_lock as a task (its action plugin "
+            "sets the holder identity)"
+        )
+    try:
+        layout = ChannelLayout(p["root"], p["channel"])
+        state = "query" if module.check_mode and p["state"] == "acquired" else p["state"]
+        commit = p["commit"]
+        if commit is not None:
+            if p["state"] != "released":
+                raise ShipitError("commit is only valid with state=released")
+            held = lock_operation(layout, "query", p["token"], {}, 0)
+            if not held["acquired"]:
+                raise ShipitError(
+                    "this run no longer holds the lock of channel %s (holder: %s); nothing was recorded"
+                    % (p["channel"], describe_holder(held["holder"]))
+                )
+            if not commit.get("release"):
+                raise ShipitError("commit needs the release that is live")
+            recorded = record_live(
+                layout,
+                str(commit["release"]),
+                verified=bool(commit.get("verified", True)),
+                pop=commit.get("pop") or None,
+                keep=int(commit.get("keep") or 0),
+                event=commit.get("event") or None,
+                check_mode=module.check_mode,
+            )
+        result: Dict[str, Any] = lock_operation(
+            layout, state, p["token"], p["owner"] or {}, p["ttl"], takeover=p["takeover"], check_mode=module.check_mode
+        )
+        if commit is not None:
+            # The lock itself is bookkeeping; the commit is the change.
+            result["pruned"] = recorded["pruned"]
+            result["changed"] = recorded["changed"]
+        if p["state"] == "acquired":
+            result["releases"] = sorted(r.id for r in scan_releases(layout) if r.complete)
+            result["live"] = current_release(layout)
+    except ShipitError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="cannot use the lock of channel %s: %s" % (p["channel"], exc))
+    if module.check_mode and p["state"] == "acquired":
+        holder = result.get("holder")
+        result["acquired"] = not holder or holder.get("token") == p["token"]
+    result["holder_text"] = describe_holder(result.get("holder"))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Unit tests for shipit_service: unit state reading, readiness polling, journal errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_service as ss
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class FakeSystemd:
+    """Answers `systemctl show` from a list of property snapshots (one per call) and `journalctl`."""
+
+    def __init__(self, snapshots: list[dict[str, str]], journal: Sequence[dict[str, Any]] = ()) -> None:
+        self.snapshots = snapshots
+        self.journal = journal
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> tuple[int, str, str]:
+        self.calls.append(list(argv))
+        if argv[0] == "systemctl":
+            props = self.snapshots[0] if len(self.snapshots) == 1 else self.snapshots.pop(0)
+            return 0, "".join("{}={}\n".format(*kv) for kv in props.items()), ""
+        if argv[0] == "journalctl":
+            return 0, "".join(json.dumps(e) + "\n" for e in self.journal), ""
+        return 1, "", "unexpected"
+
+
+def props(
+    active: str = "active", sub: str = "running", pid: int = 42, restarts: int = 0, **extra: str
+) -> dict[str, str]:
+    base = {
+        "LoadState": "loaded",
+        "ActiveState": active,
+        "SubState": sub,
+        "MainPID": str(pid),
+        "NRestarts": str(restarts),
+        "Result": "success",
+        "InvocationID": "abc",
+    }
+    base.update(extra)
+    return base
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture()
+def health_server() -> Iterator[dict[str, Any]]:
+    state: dict[str, Any] = {"status": 200, "body": {"connected": True, "joined": True, "version": "2.0.0"}}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = json.dumps(state["body"]).encode()
+            self.send_response(state["status"])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/health"
+    yield state
+    server.shutdown()
+
+
+def test_ready_with_health(health_server: dict[str, Any]) -> None:
+    fake = FakeSystemd([props()])
+    result = ss.wait_ready(fake, "cytube-bot@x.service", health_server["url"], timeout=5, settle=0, version="2.0.0")
+    assert result["ready"] and all(c["ok"] for c in result["checks"])
+    assert [c["name"] for c in result["checks"]] == ["unit_active", "unit_stable", "health"]
+
+
+def test_wrong_version_is_not_ready(health_server: dict[str, Any]) -> None:
+    clock = Clock()
+    fake = FakeSystemd([props()])
+    result = ss.wait_ready(
+        fake, "u", health_server["url"], timeout=1, settle=0, version="3.0.0", sleep=clock.sleep, clock=clock
+    )
+    assert not result["ready"]
+    health = next(c for c in result["checks"] if c["name"] == "health")
+    assert not health["ok"] and "expected version 3.0.0" in health["seen"]
+
+
+def test_never_joins_times_out_with_what_was_seen(health_server: dict[str, Any]) -> None:
+    health_server.update(status=503, body={"connected": True, "joined": False, "version": "2.0.0"})
+    clock = Clock()
+    fake = FakeSystemd([props()])
+    result = ss.wait_ready(fake, "u", health_server["url"], timeout=2, settle=0, sleep=clock.sleep, clock=clock)
+    assert not result["ready"]
+    health = result["checks"][2]
+    assert "HTTP 503" in health["seen"] and '"joined": false' in health["seen"]
+    assert result["checks"][0]["ok"]  # the unit itself is fine
+
+
+def test_crash_loop_stops_early() -> None:
+    clock = Clock()
+    fake = FakeSystemd(
+        [props(), props("activating", "auto-restart", pid=0, restarts=1, ExecMainStatus="1", ExecMainCode="1")]
+    )
+    result = ss.wait_ready(fake, "u", "http://127.0.0.1:9/health", timeout=30, settle=0, sleep=clock.sleep, clock=clock)
+    assert not result["ready"] and clock.now < 1
+    assert result["failure"] == "unit is restarting after its process exited"
+    assert not result["checks"][0]["ok"] and "auto-restart" in result["checks"][0]["seen"]
+
+
+def test_restart_since_baseline_is_unstable() -> None:
+    fake = FakeSystemd([props(restarts=2)])
+    result = ss.wait_ready(fake, "u", None, timeout=1, settle=0, baseline_restarts=1)
+    assert not result["ready"]
+    assert "restarted 1 time" in result["failure"]
+
+
+def test_new_main_pid_is_unstable() -> None:
+    fake = FakeSystemd([props(pid=77)])
+    result = ss.wait_ready(fake, "u", None, timeout=1, settle=0, expect_pid=42)
+    assert result["failure"] == "main process changed (pid 42 -> 77)"
+
+
+def test_settle_without_health() -> None:
+    clock = Clock()
+    fake = FakeSystemd([props()])
+    result = ss.wait_ready(fake, "u", None, timeout=10, settle=1.0, sleep=clock.sleep, clock=clock)
+    assert result["ready"] and 1.0 <= clock.now < 2.0
+
+
+def test_journal_errors_by_priority_and_pattern() -> None:
+    journal = [
+        {"MESSAGE": "12:00:00.000 INFO joined", "PRIORITY": "6"},
+        {"MESSAGE": "12:00:01.000 ERROR login failed", "PRIORITY": "6"},
+        {"MESSAGE": "segfault", "PRIORITY": "3"},
+        {"MESSAGE": list(b"Traceback (most recent call last)"), "PRIORITY": "6"},
+    ]
+    fake = FakeSystemd([props()], journal)
+    found, problem = ss.journal_errors(fake, "u", "abc", ss.DEFAULT_ERROR_PATTERN)
+    assert problem == "" and found == [
+        "12:00:01.000 ERROR login failed",
+        "segfault",
+        "Traceback (most recent call last)",
+    ]
+    assert "_SYSTEMD_INVOCATION_ID=abc" in fake.calls[-1]
+    assert ss.journal_errors(fake, "u", "", ss.DEFAULT_ERROR_PATTERN)[0] is None

@@ -1,0 +1,137 @@
+"""Unit tests for shipit_wheelhouse: source classification, cache keys, content hash, packing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_wheelhouse as wh
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def make_wheel(
+    directory: Path,
+    name: str = "mybot",
+    version: str = "1.2.3",
+    payload: str = "x = 1\n",
+    stamp: tuple = (2020, 1, 1, 0, 0, 0),
+) -> Path:
+    path = directory / (f"{name}-{version}-py3-none-any.whl")
+    record = f"{name}/__init__.py,sha256={hashlib.sha256(payload.encode()).hexdigest()},{len(payload)}\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        for arcname, data in ((f"{name}/__init__.py", payload), (f"{name}-{version}.dist-info/RECORD", record)):
+            info = zipfile.ZipInfo(arcname, date_time=stamp)
+            zf.writestr(info, data)
+    return path
+
+
+def test_classify_wheel(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    info = wh.classify(wheel.name, base_dir=str(tmp_path))
+    assert info["kind"] == "wheel" and info["pinned"] and info["spec"] == str(wheel)
+
+
+def test_classify_missing_wheel_names_value_and_fix(tmp_path: Path) -> None:
+    with pytest.raises(wh.WheelhouseError) as err:
+        wh.classify("dist/nope-1.0-py3-none-any.whl", base_dir=str(tmp_path))
+    assert "nope-1.0-py3-none-any.whl" in str(err.value) and "pinned pip requirement" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "spec,pinned",
+    [
+        ("cytube-refbot==2.0.0", True),
+        ("cytube-refbot === 2.0.0", True),
+        ("cytube-refbot>=2", False),
+        ("cytube-refbot", False),
+    ],
+)
+def test_classify_requirement(spec: str, pinned: bool) -> None:
+    info = wh.classify(spec)
+    assert info["kind"] == "requirement" and info["pinned"] is pinned and info["name"] == "cytube-refbot"
+
+
+def test_classify_vcs() -> None:
+    sha = "a" * 40
+    pinned = wh.classify(f"git+https://example.invalid/org/bot.git@{sha}#egg=bot")
+    assert pinned["kind"] == "vcs" and pinned["pinned"] and pinned["git_sha"] == sha
+    branch = wh.classify("bot @ git+https://example.invalid/org/bot.git@main")
+    assert branch["kind"] == "vcs" and not branch["pinned"] and branch["git_sha"] is None
+
+
+@pytest.mark.parametrize("spec", ["", "   ", "name==1.0; python_version<'3'", "name==1.0\nother"])
+def test_classify_rejects_nonsense(spec: str) -> None:
+    with pytest.raises(wh.WheelhouseError):
+        wh.classify(spec)
+
+
+def test_cache_key_follows_wheel_content(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path)
+    key1 = wh.cache_key(wh.classify(str(wheel)), "3.11", ["linux_x86_64"], "pip", [])
+    make_wheel(tmp_path, payload="x = 2\n")  # same file name, new content
+    key2 = wh.cache_key(wh.classify(str(wheel)), "3.11", ["linux_x86_64"], "pip", [])
+    assert key1 != key2
+    assert key2 != wh.cache_key(wh.classify(str(wheel)), "3.12", ["linux_x86_64"], "pip", [])
+
+
+def test_record_digest_ignores_zip_timestamps(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make_wheel(tmp_path / "a", stamp=(2020, 1, 1, 0, 0, 0))
+    second = make_wheel(tmp_path / "b", stamp=(2024, 5, 5, 5, 5, 5))
+    assert wh.sha256_file(str(first)) != wh.sha256_file(str(second))
+    assert wh.record_digest(str(first)) == wh.record_digest(str(second))
+
+
+def test_parse_wheel_filename() -> None:
+    assert wh.parse_wheel_filename("cytube_refbot-2.0.0-py3-none-any.whl") == ("cytube-refbot", "2.0.0")
+    with pytest.raises(wh.WheelhouseError):
+        wh.parse_wheel_filename("README.md")
+
+
+def test_pack_is_deterministic(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels)
+    manifest = {"wheels": [{"file": "mybot-1.2.3-py3-none-any.whl"}], "version": "1.2.3"}
+    one = wh.pack(str(wheels), manifest, str(tmp_path / "one.tar"))
+    two = wh.pack(str(wheels), manifest, str(tmp_path / "two.tar"))
+    assert one == two
+    with tarfile.open(tmp_path / "one.tar") as tar:
+        assert tar.getnames() == [wh.MANIFEST_NAME, "mybot-1.2.3-py3-none-any.whl"]
+        assert json.load(tar.extractfile(wh.MANIFEST_NAME))["version"] == "1.2.3"
+
+
+def test_resolve_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wheel = make_wheel(tmp_path)
+    calls = []
+
+    def fake_build(info, workdir, python_version, platforms, pip_spec, pip_args):
+        calls.append(info["spec"])
+        wheels = Path(workdir) / "wheels"
+        wheels.mkdir(parents=True)
+        (wheels / wheel.name).write_bytes(wheel.read_bytes())
+        return {
+            "project": "mybot",
+            "version": "1.2.3",
+            "requirement": "mybot==1.2.3",
+            "content_hash": "c" * 64,
+            "wheels": [{"file": wheel.name}],
+            "pip_wheel": "pip-1-py3-none-any.whl",
+            "source": info["spec"],
+        }
+
+    monkeypatch.setattr(wh, "build_wheelhouse", fake_build)
+    cache = tmp_path / "cache"
+    first = wh.resolve(str(wheel), str(cache))
+    second = wh.resolve(str(wheel), str(cache))
+    assert calls == [str(wheel)]
+    assert not first["cache_hit"] and second["cache_hit"]
+    assert first["archive"] == second["archive"] and Path(first["archive"]).is_file()
+    assert first["archive_sha256"] == wh.sha256_file(first["archive"])
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".build-")] == []

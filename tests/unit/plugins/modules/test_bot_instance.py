@@ -1,0 +1,171 @@
+"""Unit tests for the bot_instance module with a fake systemd: switch, restart, no-op, refusals, check mode.
+
+The modules run for real (AnsibleModule, exit_json/fail_json) on a temporary root; systemctl and
+journalctl are replaced by a fake systemd (run_command is patched). The same modules run on
+sandbox hosts in tests/integration/test_deploy*.py and test_rollback.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_releases as sr
+from ansible_collections.cytube.shipit.plugins.modules import bot_instance
+
+pytestmark = pytest.mark.timeout(60)
+
+SECRET = "s3cret-Bot-Pw-0451"
+
+
+def run(
+    module: Any, capsys: pytest.CaptureFixture, args: dict[str, Any], check_mode: bool = False, diff: bool = False
+) -> tuple[bool, dict[str, Any]]:
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    out = json.loads(capsys.readouterr().out)
+    return bool(out.get("failed")), out
+
+
+def make_release(root: Path, channel: str, release_id: str, built: float, version: str = "1.0.0") -> None:
+    path = root / channel / "releases" / release_id
+    path.mkdir(parents=True)
+    (path / "RELEASE.json").write_text(
+        json.dumps({"release_id": release_id, "version": version, "built_at_epoch": built, "built_at": "t"})
+    )
+
+
+# --------------------------------------------------------------------------- bot_instance
+
+
+class FakeSystemd:
+    """systemctl/journalctl for one unit: restart makes it active with a new pid."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.active = False
+        self.pid = 0
+        self.enabled = False
+
+    def __call__(self, args: Any, **kwargs: Any) -> tuple[int, str, str]:
+        argv = list(args)
+        self.calls.append(argv)
+        if argv[:2] == ["systemctl", "show"]:
+            props = {
+                "LoadState": "loaded",
+                "ActiveState": "active" if self.active else "inactive",
+                "SubState": "running" if self.active else "dead",
+                "MainPID": str(self.pid),
+                "NRestarts": "0",
+                "Result": "success",
+                "InvocationID": "inv1",
+                "UnitFileState": "enabled" if self.enabled else "disabled",
+            }
+            return 0, "".join("{}={}\n".format(*kv) for kv in props.items()), ""
+        if argv[:2] == ["systemctl", "restart"]:
+            self.active, self.pid = True, self.pid + 100
+        if argv[:2] == ["systemctl", "enable"]:
+            self.enabled = True
+        if argv[0] == "journalctl":
+            return 0, json.dumps({"MESSAGE": "INFO joined", "PRIORITY": "6"}) + "\n", ""
+        return 0, "", ""
+
+    def restarts(self) -> int:
+        return sum(1 for c in self.calls if c[:2] == ["systemctl", "restart"])
+
+
+@pytest.fixture()
+def systemd(monkeypatch: pytest.MonkeyPatch) -> FakeSystemd:
+    fake = FakeSystemd()
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake)
+    monkeypatch.setattr(bot_instance.Instance, "ensure_user", lambda self: None)
+    return fake
+
+
+def instance_args(tmp_path: Path, **over: Any) -> dict[str, Any]:
+    args = {
+        "channel": "chan",
+        "root": str(tmp_path / "root"),
+        "secrets_root": str(tmp_path / "etc"),
+        "unit_dir": str(tmp_path / "units"),
+        "unit_content": "[Service]\nExecStart=/bin/true\n",
+        "secrets": {"bot-password": SECRET},
+        "settle": 0,
+        "ready_timeout": 1,
+    }
+    args.update(over)
+    return args
+
+
+def test_bot_instance_switch_restart_and_noop(
+    tmp_path: Path, capsys: pytest.CaptureFixture, systemd: FakeSystemd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "units").mkdir()
+    root = tmp_path / "root"
+    make_release(root, "chan", "v1-a", 1)
+    make_release(root, "chan", "v2-b", 2)
+    monkeypatch.setattr(os, "chown", lambda *a: None)
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v1-a"))
+    assert not failed, out
+    assert out["switched"] and out["restarted"] and out["ready"] and out["changed"]
+    assert SECRET not in json.dumps(out)
+    secret = tmp_path / "etc" / "chan" / "bot-password"
+    assert secret.read_text() == SECRET and (secret.stat().st_mode & 0o777) == 0o600
+    assert os.readlink(root / "chan" / "current") == "releases/v1-a"
+    assert [c["name"] for c in out["checks"]] == ["unit_active", "unit_stable", "journal"]
+    # the running process is not in a release dir in this fake, so a second run restarts; make it "run" v1-a
+    monkeypatch.setattr(bot_instance.Instance, "running_release", lambda self, props: "v1-a")
+    before = systemd.restarts()
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v1-a"))
+    assert not failed and not out["changed"] and not out["restarted"] and systemd.restarts() == before
+    # a new release: switched, restarted; the rollback target is the previous good one from the stack
+    layout = sr.ChannelLayout(str(root), "chan")
+    state = sr.load_state(layout)
+    sr.push_live(state, "v1-a")
+    sr.save_state(layout, state)
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v2-b"), diff=True)
+    assert not failed and out["switched"] and out["restarted"] and out["rollback_target"] == "v1-a"
+    assert "current -> releases/v1-a" in out["diff"]["before"] and "releases/v2-b" in out["diff"]["after"]
+
+
+def test_bot_instance_refuses_before_changing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, systemd: FakeSystemd
+) -> None:
+    root = tmp_path / "root"
+    make_release(root, "chan", "v1-a", 1)
+    layout = sr.ChannelLayout(str(root), "chan")
+    state = sr.load_state(layout)
+    sr.mark_bad(state, "v1-a", "crashed")
+    sr.save_state(layout, state)
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v9-z"))
+    assert failed and "v9-z does not exist" in out["msg"] and "v1-a" in out["msg"]
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v1-a"))
+    assert failed and "marked bad (crashed)" in out["msg"]
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="previous"))
+    assert failed and "no previous good release" in out["msg"]
+    assert systemd.calls == [] and not (root / "chan" / "current").exists()
+    assert not (tmp_path / "etc").exists()
+
+
+def test_bot_instance_check_mode_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, systemd: FakeSystemd
+) -> None:
+    (tmp_path / "units").mkdir()
+    root = tmp_path / "root"
+    make_release(root, "chan", "v1-a", 1)
+    failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v1-a"), check_mode=True)
+    assert not failed and out["changed"] and out["switched"] and out["restarted"]
+    assert systemd.restarts() == 0 and not (root / "chan" / "current").exists()
+    assert not (tmp_path / "etc").exists() and os.listdir(tmp_path / "units") == []
+    # a deploy preview: the release is not built yet
+    failed, out = run(
+        bot_instance, capsys, instance_args(tmp_path, release="v2-new", assume_built=True), check_mode=True
+    )
+    assert not failed and out["release"] == "v2-new"

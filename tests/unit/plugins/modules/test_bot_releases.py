@@ -1,0 +1,73 @@
+"""Unit tests for the bot_releases module: rollback target resolution, marks, prune.
+
+The modules run for real (AnsibleModule, exit_json/fail_json) on a temporary root; systemctl and
+journalctl are replaced by a fake systemd (run_command is patched). The same modules run on
+sandbox hosts in tests/integration/test_deploy*.py and test_rollback.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_releases as sr
+from ansible_collections.cytube.shipit.plugins.modules import bot_releases
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run(
+    module: Any, capsys: pytest.CaptureFixture, args: dict[str, Any], check_mode: bool = False, diff: bool = False
+) -> tuple[bool, dict[str, Any]]:
+    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    out = json.loads(capsys.readouterr().out)
+    return bool(out.get("failed")), out
+
+
+def make_release(root: Path, channel: str, release_id: str, built: float, version: str = "1.0.0") -> None:
+    path = root / channel / "releases" / release_id
+    path.mkdir(parents=True)
+    (path / "RELEASE.json").write_text(
+        json.dumps({"release_id": release_id, "version": version, "built_at_epoch": built, "built_at": "t"})
+    )
+
+
+# --------------------------------------------------------------------------- bot_releases
+
+
+def test_bot_releases_resolve_refuses_missing_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    make_release(tmp_path, "chan", "v1-a", 1)
+    make_release(tmp_path, "chan", "v2-b", 2)
+    base = {"channel": "chan", "root": str(tmp_path)}
+    failed, out = run(bot_releases, capsys, dict(base, resolve="v9-z"))
+    assert failed and "v9-z does not exist" in out["msg"] and "v2-b, v1-a" in out["msg"]
+    failed, _ = run(bot_releases, capsys, dict(base, state="bad", release="v1-a", reason="never joined"))
+    assert not failed
+    failed, out = run(bot_releases, capsys, dict(base, resolve="v1-a"))
+    assert failed and "marked bad (never joined)" in out["msg"]
+    failed, out = run(bot_releases, capsys, dict(base, resolve="v1-a", allow_bad=True))
+    assert not failed and out["target"] == "v1-a"
+
+
+def test_bot_releases_verified_prunes_but_keeps_protected(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for i in range(1, 7):
+        make_release(tmp_path, "chan", f"r{i}", i)
+    layout = sr.ChannelLayout(str(tmp_path), "chan")
+    sr.switch_current(layout, "r6")
+    base = {"channel": "chan", "root": str(tmp_path)}
+    run(bot_releases, capsys, dict(base, state="bad", release="r1", reason="broken"))
+    failed, out = run(bot_releases, capsys, dict(base, state="verified", release="r6", keep=2), check_mode=True)
+    assert not failed and out["changed"] and (tmp_path / "chan" / "releases" / "r2").exists()
+    failed, out = run(bot_releases, capsys, dict(base, state="verified", release="r6", keep=2))
+    assert not failed and sorted(out["pruned"]) == ["r2", "r3", "r4"]
+    assert sorted(os.listdir(tmp_path / "chan" / "releases")) == ["r1", "r5", "r6"]  # r1: latest bad
+    live = [row for row in out["releases"] if row["live"]]
+    assert [row["id"] for row in live] == ["r6"]
+    assert any("BAD" in line and "broken" in line for line in out["lines"])
