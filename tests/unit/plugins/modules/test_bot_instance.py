@@ -14,32 +14,13 @@ from typing import Any
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_releases as sr
 from ansible_collections.cytube.shipit.plugins.modules import bot_instance
+from module_harness import make_release, run
 
 pytestmark = pytest.mark.timeout(60)
 
 SECRET = "s3cret-Bot-Pw-0451"
-
-
-def run(
-    module: Any, capsys: pytest.CaptureFixture, args: dict[str, Any], check_mode: bool = False, diff: bool = False
-) -> tuple[bool, dict[str, Any]]:
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    out = json.loads(capsys.readouterr().out)
-    return bool(out.get("failed")), out
-
-
-def make_release(root: Path, channel: str, release_id: str, built: float, version: str = "1.0.0") -> None:
-    path = root / channel / "releases" / release_id
-    path.mkdir(parents=True)
-    (path / "RELEASE.json").write_text(
-        json.dumps({"release_id": release_id, "version": version, "built_at_epoch": built, "built_at": "t"})
-    )
 
 
 # --------------------------------------------------------------------------- bot_instance
