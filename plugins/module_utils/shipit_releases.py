@@ -43,6 +43,11 @@ RELEASE_ID_RULE = "1-128 characters from a-z, A-Z, 0-9, '.', '_' and '-', starti
 
 DEFAULT_ROOT = "/srv/cytube-bots"
 DEFAULT_SECRETS_ROOT = "/etc/cytube-shipit"
+# The options every host-side module takes (documented in doc_fragments/channel_layout.py).
+CHANNEL_LAYOUT_ARGUMENT_SPEC = {
+    "channel": {"type": "str", "required": True},
+    "root": {"type": "path", "default": DEFAULT_ROOT},
+}
 MANIFEST_NAME = "RELEASE.json"
 STATE_VERSION = 1
 #: How many events ``state.json`` remembers (for ``rollback list`` and forensics).

@@ -24,15 +24,9 @@ description:
     fails; it never sleeps a fixed time. It reports; it fails the task only with O(fail=true).
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.channel_layout
 options:
-  channel:
-    description: CyTube channel name.
-    type: str
-    required: true
-  root:
-    description: Directory holding one subdirectory per channel (to tell which release is running).
-    type: path
-    default: /srv/cytube-bots
   unit_name:
     description: The template unit.
     type: str
@@ -136,6 +130,7 @@ from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+    CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
     release_from_path,
@@ -151,8 +146,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service impor
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            channel=dict(type="str", required=True),
-            root=dict(type="path", default="/srv/cytube-bots"),
+            **CHANNEL_LAYOUT_ARGUMENT_SPEC,
             unit_name=dict(type="str", default="cytube-bot@.service"),
             health_url=dict(type="str"),
             expect_version=dict(type="str"),

@@ -28,15 +28,9 @@ description:
   - Check mode reports what would change and changes nothing; with C(--diff) the switch is shown.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.channel_layout
 options:
-  channel:
-    description: CyTube channel name (C(^[A-Za-z0-9_-]{1,30}$)); its lowercase form names directories and the instance.
-    type: str
-    required: true
-  root:
-    description: Directory holding one subdirectory per channel.
-    type: path
-    default: /srv/cytube-bots
   state:
     description:
       - C(started) makes O(release) live and running.
@@ -262,6 +256,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+    CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
     atomic_write,
@@ -603,8 +598,7 @@ class Instance:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            channel=dict(type="str", required=True),
-            root=dict(type="path", default="/srv/cytube-bots"),
+            **CHANNEL_LAYOUT_ARGUMENT_SPEC,
             state=dict(type="str", choices=["started", "stopped"], default="started"),
             release=dict(type="str"),
             allow_bad=dict(type="bool", default=False),

@@ -25,15 +25,9 @@ description:
   - Check mode reports whether the release would be built; with C(--diff) the release directory is shown.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.channel_layout
 options:
-  channel:
-    description: CyTube channel name.
-    type: str
-    required: true
-  root:
-    description: Directory holding one subdirectory per channel.
-    type: path
-    default: /srv/cytube-bots
   artifact:
     description:
       - The result of M(cytube.shipit.bot_artifact) (controller side) - archive path, version, requirement,
@@ -177,6 +171,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+    CHANNEL_LAYOUT_ARGUMENT_SPEC,
     MANIFEST_NAME,
     ChannelLayout,
     ShipitError,
@@ -365,8 +360,7 @@ class Builder:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            channel=dict(type="str", required=True),
-            root=dict(type="path", default="/srv/cytube-bots"),
+            **CHANNEL_LAYOUT_ARGUMENT_SPEC,
             artifact=dict(type="dict"),
             known_releases=dict(type="list", elements="str"),
             config=dict(type="str", required=True),

@@ -29,15 +29,9 @@ description:
   - Release directories are never modified; marks live in the state file.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.channel_layout
 options:
-  channel:
-    description: CyTube channel name.
-    type: str
-    required: true
-  root:
-    description: Directory holding one subdirectory per channel.
-    type: path
-    default: /srv/cytube-bots
   state:
     description: What to record (see the description); omit it to only list.
     type: str
@@ -171,6 +165,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+    CHANNEL_LAYOUT_ARGUMENT_SPEC,
     STATUS_BAD,
     ChannelLayout,
     ShipitError,
@@ -245,8 +240,7 @@ def release_complete_in(releases: List[Any], release_id: str) -> bool:
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            channel=dict(type="str", required=True),
-            root=dict(type="path", default="/srv/cytube-bots"),
+            **CHANNEL_LAYOUT_ARGUMENT_SPEC,
             state=dict(type="str", choices=["verified", "live", "bad", "unmarked"]),
             release=dict(type="str"),
             reason=dict(type="str"),

@@ -26,15 +26,9 @@ description:
   - In check mode the lock is only looked at (never taken); a live holder is reported, not waited for.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.channel_layout
 options:
-  channel:
-    description: CyTube channel name.
-    type: str
-    required: true
-  root:
-    description: Directory holding one subdirectory per channel.
-    type: path
-    default: /srv/cytube-bots
   state:
     description:
       - C(acquired) takes the lock (or refreshes it when this run holds it); C(released) gives it back
@@ -159,6 +153,7 @@ from typing import Any, Dict
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+    CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
     current_release,
@@ -170,8 +165,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases impo
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            channel=dict(type="str", required=True),
-            root=dict(type="path", default="/srv/cytube-bots"),
+            **CHANNEL_LAYOUT_ARGUMENT_SPEC,
             state=dict(type="str", choices=["acquired", "released", "query"], default="acquired"),
             wait=dict(type="float", default=60.0),
             poll=dict(type="float", default=0.5),
