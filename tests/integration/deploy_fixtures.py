@@ -3,12 +3,11 @@
 The tests run the real playbooks (``ansible-playbook`` from the controller venv) against the
 sandbox hosts, with the CyTube stand-in as the outside world:
 
-* ``standin`` (session): the stand-in's admin API. When ``sandbox/sandbox up`` does not run
-  one, it is started here (on 10.231.255.1 and 127.0.0.1, the sandbox's addresses).
-* ``sandbox_secrets`` (session): the sandbox passwords. From
-  ``inventories/sandbox/group_vars/all/secrets.yml`` when the sandbox wrote it; otherwise
-  generated here and passed as an extra-vars file (0600, in a temporary directory). The
-  accounts are (re-)registered on the stand-in with those passwords either way.
+* ``standin`` (session): the admin API of the stand-in that ``sandbox/sandbox up`` runs (on
+  10.231.255.1 and 127.0.0.1, the sandbox's addresses).
+* ``sandbox_secrets`` (session): the sandbox passwords, from
+  ``inventories/sandbox/group_vars/all/secrets.yml`` (written by ``sandbox/sandbox up``, which
+  also registers the accounts on the stand-in).
 * ``wheels`` (session): reference-bot wheels 1.0.0, 2.0.0 and 3.0.0 built with
   ``examples/build-wheel.sh`` (reproducible builds, so the wheelhouse cache stays warm across sessions).
 * ``Shipit``: runs the playbooks and looks at a channel on a host over ssh.
@@ -20,14 +19,11 @@ import dataclasses
 import json
 import os
 import re
-import secrets
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +68,8 @@ def admin_up() -> bool:
         return False
 
 
-@dataclasses.dataclass
 class StandIn:
-    started_here: bool
+    """The sandbox stand-in's admin API (127.0.0.1:8091)."""
 
     def reset(self) -> None:
         """Faults off, rate-limit buckets and chat buffers cleared (the outside world between runs)."""
@@ -91,53 +86,20 @@ class StandIn:
 
 
 @pytest.fixture(scope="session")
-def standin(sandbox_hosts: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
-    if admin_up():
-        yield StandIn(started_here=False)
-        return
-    tmp = tmp_path_factory.mktemp("standin")
-    config = json.loads((REPO_ROOT / "sandbox" / "cytube.sandbox.json").read_text())
-    config["accounts_file"] = str(tmp / "accounts.json")
-    (tmp / "accounts.json").write_text('{"accounts": []}')
-    (tmp / "config.json").write_text(json.dumps(config))
-    log = (tmp / "standin.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox.cytube", "--config", str(tmp / "config.json")],
-        cwd=REPO_ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 20
-    while not admin_up():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log_text = (tmp / "standin.log").read_text()[-2000:]
-            raise AssertionError(f"the CyTube stand-in did not start: {log_text}")
-        time.sleep(0.1)
-    yield StandIn(started_here=True)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def standin(sandbox_hosts: Any) -> StandIn:
+    """The stand-in that ``sandbox/sandbox up`` runs beside the hosts (with the sandbox accounts)."""
+    if not admin_up():
+        raise AssertionError("the CyTube stand-in of the sandbox is not running: run 'sudo sandbox/sandbox up'")
+    return StandIn()
 
 
 @pytest.fixture(scope="session")
-def sandbox_secrets(standin: StandIn, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """{'bot': ..., 'probe': ..., 'extra_vars': Path | None}."""
-    extra: Path | None = None
-    if SECRETS_FILE.exists():
-        values = yaml.safe_load(SECRETS_FILE.read_text())
-        bot, probe = values["sandbox_bot_password"], values["sandbox_probe_password"]
-    else:
-        bot, probe = "bot-" + secrets.token_hex(12), "probe-" + secrets.token_hex(12)
-        extra = tmp_path_factory.mktemp("secrets") / "secrets.yml"
-        extra.write_text(yaml.safe_dump({"sandbox_bot_password": bot, "sandbox_probe_password": probe}))
-        extra.chmod(0o600)
-    for name, password in (("shipbot", bot), ("shipbot2", bot), (PROBE_USER, probe)):
-        admin("POST", "/admin/accounts", {"name": name, "password": password})
-    return {"bot": bot, "probe": probe, "extra_vars": extra}
+def sandbox_secrets(standin: StandIn) -> dict[str, Any]:
+    """{'bot': ..., 'probe': ..., 'extra_vars': None}: the passwords ``sandbox/sandbox up`` generated."""
+    if not SECRETS_FILE.exists():
+        raise AssertionError(f"{SECRETS_FILE} is missing: 'sandbox/sandbox up' writes it")
+    values = yaml.safe_load(SECRETS_FILE.read_text())
+    return {"bot": values["sandbox_bot_password"], "probe": values["sandbox_probe_password"], "extra_vars": None}
 
 
 # --------------------------------------------------------------------------- wheels
