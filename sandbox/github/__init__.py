@@ -1,0 +1,1 @@
+"""GitHub REST API stand-in: the endpoints cytube.shipit uses, validated against GitHub's OpenAPI description."""
