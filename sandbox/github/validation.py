@@ -57,7 +57,7 @@ class Validator:
         return [_describe(error) for error in result.errors]
 
     def response_errors(self, request: SeenRequest, response: SentResponse) -> list[str]:
-        """Problems of a response; statuses the operation does not declare (401, 403 rate limit, 5xx) are not checked."""
+        """Problems of a response; statuses the operation does not declare (401, 403, 5xx) are not checked."""
         result = self._openapi.unmarshal_response(request, response)
         return [_describe(error) for error in result.errors if not isinstance(error, ResponseNotFound)]
 
