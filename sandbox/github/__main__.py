@@ -51,12 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         Listener(build_api_app(state), tuple(args.bind or ["127.0.0.1"]), args.port, "api_port"),
         Listener(build_admin_app(state, ports), ("127.0.0.1",), args.admin_port, "admin_port"),
     ]
-    asyncio.run(_run(listeners, args.ready_file, ports))
+    asyncio.run(serve(listeners, args.ready_file, ports))
     return 0
-
-
-async def _run(listeners: list[Listener], ready_file: Path | None, ports: dict[str, int]) -> None:
-    await serve(listeners, ready_file, ports)
 
 
 if __name__ == "__main__":
