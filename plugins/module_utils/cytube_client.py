@@ -33,6 +33,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import quote, urlsplit
 
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import (
+    NetworkFailure,
+    describe_failure,
+    diagnose_endpoint,
+    exception_chain,
+)
+
 try:
     import engineio
     import socketio
@@ -185,12 +192,21 @@ class CytubeHTTPError(CytubeError):
 
 
 class CytubeConnectError(CytubeError):
-    """The socket.io connection failed or was refused (``connect_error``)."""
+    """The socket.io connection failed (``failure``) or CyTube refused it (``refused_reason``)."""
 
-    def __init__(self, message: str, refused_reason: Optional[str] = None) -> None:
+    def __init__(
+        self, message: str, refused_reason: Optional[str] = None, failure: Optional[NetworkFailure] = None
+    ) -> None:
         super().__init__(message)
-        #: the server's own reason (e.g. ``Rate limit exceeded``) when it refused us
+        #: the server's own reason (e.g. ``Rate limit exceeded``): only CyTube refused us
         self.refused_reason = refused_reason
+        #: the network's cause (DNS, TCP refused, timeout, TLS) when no connection opened
+        self.failure = failure
+
+    @property
+    def rate_limited(self) -> bool:
+        """CyTube's per-IP connection rate limit refused us (a refused attempt costs no token)."""
+        return bool(self.refused_reason) and "rate limit" in str(self.refused_reason).lower()
 
 
 # ------------------------------------------------------------ socketconfig
@@ -448,6 +464,18 @@ class _OrderedClient(_socketio_base()):  # type: ignore[misc]
         return _OrderedEngineIOClient
 
 
+def _is_engineio_connection_error(exc: BaseException) -> bool:
+    """engineio raises its ConnectionError when no Engine.IO connection could be opened."""
+    return engineio is not None and isinstance(exc, engineio.exceptions.ConnectionError)
+
+
+def url_endpoint(url: str) -> Tuple[str, int, bool]:
+    """(host, port, secure) of an http(s)/ws(s) URL, with the scheme's default port."""
+    parts = urlsplit(url)
+    secure = parts.scheme.lower() in ("https", "wss")
+    return parts.hostname or "", parts.port or (443 if secure else 80), secure
+
+
 class CytubeSession:
     """One socket.io connection to CyTube; events are queued for the caller.
 
@@ -497,11 +525,10 @@ class CytubeSession:
         self.events.put(Event(event, tuple(args), time.monotonic(), time.time()))
 
     def _on_connect_error(self, data: Any = None) -> None:
+        # python-socketio passes a plain string ("Connection error") when the transport
+        # failed, and the server's CONNECT_ERROR payload (an object) when CyTube refused us.
         if isinstance(data, Mapping):
-            message = data.get("message", data)
-        else:
-            message = data
-        self.connect_error = one_line(message if message is not None else "refused")
+            self.connect_error = one_line(data.get("message", data))
 
     def _on_disconnect(self, *args: Any) -> None:
         self.events.put(Event(EVENT_DISCONNECT, tuple(str(a) for a in args), time.monotonic(), time.time()))
@@ -526,11 +553,30 @@ class CytubeSession:
                 "socket.io connect to %s" % url,
             )
         except Exception as exc:
-            reason = self.connect_error
-            if reason:
-                raise CytubeConnectError("refused by CyTube: %s" % reason, refused_reason=reason) from None
-            raise CytubeConnectError(one_line(exc) or type(exc).__name__) from None
+            raise self._connect_failure(url, exc) from None
         self.connected_at = time.monotonic()
+
+    def _connect_failure(self, url: str, exc: Exception) -> CytubeConnectError:
+        """Name why ``connect(url)`` failed: CyTube's refusal, or the network's real cause."""
+        if self.connect_error:
+            reason = self.connect_error
+            return CytubeConnectError("refused by CyTube: %s" % reason, refused_reason=reason)
+        transport_failed = any(_is_engineio_connection_error(link) for link in exception_chain(exc))
+        if isinstance(exc, CytubeError) or transport_failed:
+            host, port, secure = url_endpoint(url)
+            failure = describe_failure(exc, host, port, self.timeout) or diagnose_endpoint(
+                host, port, self.timeout, self.tls.context() if secure else None
+            )
+            if failure is not None:
+                return CytubeConnectError("cannot connect to %s: %s" % (url, failure), failure=failure)
+            if not transport_failed:
+                return CytubeConnectError(one_line(exc))
+            detail = [one_line(link) for link in exception_chain(exc)][-1]
+            return CytubeConnectError("socket.io handshake with %s failed: %s" % (url, detail))
+        return CytubeConnectError(
+            "CyTube at %s opened the connection but did not accept the socket.io namespace within %ss (%s)"
+            % (url, self.timeout, one_line(exc) or type(exc).__name__)
+        )
 
     @property
     def connected(self) -> bool:

@@ -316,6 +316,22 @@ def summarize(
 
 # ---------------------------------------------------------------------- probe
 
+#: CyTube's per-IP connection rate limit, for messages
+RATE_LIMIT_RULE = "per-IP limit: 5 connections, then 1 per 10 s"
+
+
+def connect_failure_message(exc: CytubeConnectError) -> str:
+    """What the ``connect`` check says: CyTube's refusal, or the network's real cause."""
+    if exc.refused_reason:
+        message = "CyTube refused the connection: %s" % exc.refused_reason
+        if exc.rate_limited:
+            message += " (%s)" % RATE_LIMIT_RULE
+        return message
+    if exc.failure is not None:
+        return "cannot connect to CyTube: %s" % exc.failure
+    return "cannot connect to CyTube"
+
+
 SessionFactory = Callable[..., CytubeSession]
 Fetcher = Callable[..., Any]
 
@@ -336,6 +352,7 @@ class _State:
     chats: List[ChatMessage] = field(default_factory=list)
     bot_seen_mono: Optional[float] = None
     bot_left: bool = False
+    channel_not_registered: bool = False
 
     @property
     def lost(self) -> Optional[str]:
@@ -405,6 +422,8 @@ class Probe:
             st.errors.append(one_line(data.get("msg", data) if isinstance(data, Mapping) else data))
         elif name in DROP_NOTICES:
             st.drops.append((name, event.data))
+        elif name == "channelNotRegistered":
+            st.channel_not_registered = True
 
     def pump(self, deadline: float, until: Callable[[], bool]) -> bool:
         """Apply events until ``until()`` holds (True), the deadline passes or the
@@ -441,10 +460,7 @@ class Probe:
         try:
             self.session.connect(url)
         except CytubeConnectError as exc:
-            refused = exc.refused_reason
-            message = ("CyTube refused the connection: %s" % refused) if refused else "cannot connect to CyTube"
-            if refused and "rate limit" in refused.lower():
-                message += " (per-IP limit: 5 connections, then 1 per 10 s; retry later)"
+            message = connect_failure_message(exc)
             self._add(
                 CheckResult(
                     "connect", False, ms(time.monotonic() - start), expected, str(exc), message, failure=INCONCLUSIVE
@@ -594,11 +610,21 @@ class Probe:
                     ms(now - start),
                     expected,
                     seen,
-                    "bot %r is not in channel %r" % (cfg.bot_name, cfg.channel),
+                    self._bot_absent_message(),
                     failure=UNHEALTHY,
                 )
             )
         return False
+
+    def _bot_absent_message(self) -> str:
+        cfg = self.cfg
+        message = "bot %r is not in channel %r" % (cfg.bot_name, cfg.channel)
+        if self.state.channel_not_registered:
+            message += (
+                "; CyTube says channel %r is not registered on this server (channelNotRegistered): "
+                "check the channel name" % cfg.channel
+            )
+        return message
 
     def command_round(self, number: int) -> CheckResult:
         cfg, st = self.cfg, self.state

@@ -316,10 +316,54 @@ def test_session_connect_refused_is_a_connect_error() -> None:
         port = sock.getsockname()[1]
     session = cc.CytubeSession(timeout=1.0)
     start = time.monotonic()
-    with pytest.raises(cc.CytubeConnectError):
+    with pytest.raises(cc.CytubeConnectError) as caught:
         session.connect(f"http://127.0.0.1:{port}")
     session.close()
     assert time.monotonic() - start < 3
+    # the OS refused the TCP connection: not a refusal by CyTube
+    assert caught.value.refused_reason is None and not caught.value.rate_limited
+    assert caught.value.failure is not None and caught.value.failure.kind == "refused"
+    assert f"TCP connection refused on 127.0.0.1:{port}" in str(caught.value)
+    assert "refused by CyTube" not in str(caught.value)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_session_connect_to_a_silent_server_is_a_named_timeout(scheme: str) -> None:
+    if not (cc.HAS_SOCKETIO and cc.HAS_WEBSOCKET_CLIENT):
+        pytest.skip("python-socketio not installed")
+    with socket.socket() as listener:  # accepts TCP (backlog), never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        session = cc.CytubeSession(timeout=0.5)
+        with pytest.raises(cc.CytubeConnectError) as caught:
+            session.connect(f"{scheme}://127.0.0.1:{port}")
+        session.close()
+    assert caught.value.failure is not None and caught.value.failure.kind == "timeout", str(caught.value)
+    assert f"no answer from 127.0.0.1:{port} within 0.5s" in str(caught.value)
+
+
+def test_session_connect_dns_failure_is_named() -> None:
+    if not (cc.HAS_SOCKETIO and cc.HAS_WEBSOCKET_CLIENT):
+        pytest.skip("python-socketio not installed")
+    session = cc.CytubeSession(timeout=1.0)
+    with pytest.raises(cc.CytubeConnectError) as caught:
+        session.connect("http://no-such-cytube.invalid:1337")
+    session.close()
+    assert caught.value.failure is not None and caught.value.failure.kind == "dns"
+    assert "DNS lookup of 'no-such-cytube.invalid' failed" in str(caught.value)
+
+
+def test_connect_error_payloads_only_from_the_server_are_refusals() -> None:
+    if not (cc.HAS_SOCKETIO and cc.HAS_WEBSOCKET_CLIENT):
+        pytest.skip("python-socketio not installed")
+    session = cc.CytubeSession(timeout=1.0)
+    session._on_connect_error("Connection error")  # what python-socketio passes for a transport failure
+    assert session.connect_error is None
+    session._on_connect_error({"message": "Rate limit exceeded"})  # CyTube's CONNECT_ERROR packet
+    assert session.connect_error == "Rate limit exceeded"
+    error = session._connect_failure("http://h:1", RuntimeError("One or more namespaces failed to connect"))
+    assert error.rate_limited and str(error) == "refused by CyTube: Rate limit exceeded"
 
 
 # ------------------------------------------------------------------ deadlines

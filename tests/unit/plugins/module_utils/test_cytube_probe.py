@@ -27,6 +27,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     ServerEntry,
     decode_chat_html,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import NetworkFailure
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -58,6 +59,8 @@ class FakeSession:
 
     def connect(self, url: str) -> None:
         self.world.connect_urls.append(url)
+        if self.world.connect_exception is not None:
+            raise self.world.connect_exception
         if self.world.connect_error:
             raise CytubeConnectError(
                 f"refused by CyTube: {self.world.connect_error}", refused_reason=self.world.connect_error
@@ -133,6 +136,8 @@ class FakeCytube:
         self.connect_urls: list[str] = []
         self.emitted: list[tuple[str, Any]] = []
         self.rounds = 0
+        self.connect_exception: Optional[Exception] = None
+        self.registered = True
 
     def default_reply(self, text: str) -> Optional[str]:
         parts = text.split()
@@ -158,6 +163,9 @@ class FakeCytube:
                 users.append({"name": self.bot, "rank": 1})
             if not self.no_userlist:
                 s.push("userlist", users)
+            if not self.registered:
+                s.push("usercount", len(users))
+                s.push("channelNotRegistered")
             if self.bot_joins_after is not None:
                 s.push("addUser", {"name": self.bot, "rank": 1}, delay=self.bot_joins_after)
         elif event == "login":
@@ -491,6 +499,20 @@ def test_bot_absent_is_unhealthy_bot_present() -> None:
     assert names(report)[-1] == "bot_present"
 
 
+def test_bot_absent_from_an_unregistered_channel_says_check_the_name() -> None:
+    world = FakeCytube(bot_present=False)
+    world.registered = False
+    report = run(world, config(connect_timeout=0.3, channel="tsetchan"))
+    assert report.verdict == cp.UNHEALTHY and report.failed_check == "bot_present"
+    assert "CyTube says channel 'tsetchan' is not registered on this server" in report.msg
+    assert "check the channel name" in report.msg
+
+
+def test_bot_absent_from_a_registered_channel_has_no_registration_hint() -> None:
+    report = run(FakeCytube(bot_present=False), config(connect_timeout=0.3))
+    assert "not registered" not in report.msg
+
+
 def test_bot_joining_shortly_after_is_waited_for() -> None:
     report = run(FakeCytube(bot_present=False, bot_joins_after=0.2))
     assert report.verdict == cp.HEALTHY, report.msg
@@ -513,8 +535,27 @@ def test_rate_limit_is_inconclusive() -> None:
     world = FakeCytube(connect_error="Rate limit exceeded")
     report = run(world)
     assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "connect"
-    assert "Rate limit exceeded" in report.msg
+    assert "CyTube refused the connection: Rate limit exceeded (per-IP limit" in report.msg
     assert all(s.closed for s in world.sessions)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        NetworkFailure("refused", "TCP connection refused on cytube.test:1337 (nothing listens on that port)"),
+        NetworkFailure("timeout", "no answer from cytube.test:1337 within 1.0s (timeout)"),
+        NetworkFailure("tls_certificate", "TLS certificate of cytube.test:8443 not accepted (self-signed)"),
+    ],
+)
+def test_network_failures_are_named_and_not_blamed_on_cytube(failure: NetworkFailure) -> None:
+    world = FakeCytube()
+    world.connect_exception = CytubeConnectError(
+        f"cannot connect to https://cytube.test:8443: {failure}", failure=failure
+    )
+    report = run(world)
+    assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "connect"
+    assert f"cannot connect to CyTube: {failure}" in report.msg
+    assert "refused the connection" not in report.msg and "per-IP" not in report.msg
 
 
 @pytest.mark.parametrize(
