@@ -75,7 +75,7 @@ def events_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise BadInput("url %r must not have a query or fragment: give the dashboard's base URL" % (url,))
     try:
-        parts.port
+        _port = parts.port
     except ValueError:
         raise BadInput("url %r has an invalid port: use a number from 1 to 65535" % (url,)) from None
     return url.rstrip("/") + EVENTS_PATH

@@ -59,12 +59,12 @@ def make_handler(store: Store) -> type[BaseHTTPRequestHandler]:
                 store.hold.wait(5)
             if store.fail_with:
                 return self.answer(store.fail_with, {"detail": "store broken"})
-            if self.headers.get("Authorization") != "Bearer %s" % TOKEN:
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 return self.answer(401, {"detail": "bad token"})
             outcomes = body["outcomes"] if "outcomes" in body else [body]
             for index, outcome in enumerate(outcomes):
                 if outcome.get("status") == "nonsense":
-                    return self.answer(422, {"detail": "outcomes[%d].status: not a known status" % index})
+                    return self.answer(422, {"detail": f"outcomes[{index}].status: not a known status"})
             results = []
             for outcome in outcomes:
                 known = outcome["id"] in store.rows
@@ -81,20 +81,20 @@ def dashboard() -> Iterator[tuple[str, Store]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(store))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield "http://127.0.0.1:%d" % server.server_address[1], store
+    yield f"http://127.0.0.1:{server.server_address[1]}", store
     store.hold.set()
     server.shutdown()
     server.server_close()
 
 
 def outcome(number: int, status: str = "success") -> dict[str, Any]:
-    return {"id": "run-%d:deploy:chan:bots-1" % number, "kind": "deploy", "status": status}
+    return {"id": f"run-{number}:deploy:chan:bots-1", "kind": "deploy", "status": status}
 
 
 def closed_port_url() -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return "http://127.0.0.1:%d" % sock.getsockname()[1]
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def shipper(url: str, token: str = TOKEN, **kwargs: Any) -> Shipper:
@@ -110,7 +110,7 @@ def test_ships_in_batches_with_the_token_in_the_header(dashboard: tuple[str, Sto
     assert report.acked == [o["id"] for o in outcomes] == report.stored
     assert report.unacked == [] and report.requests == 3
     assert [len(r["body"]["outcomes"]) for r in store.requests] == [100, 100, 50]
-    assert {r["auth"] for r in store.requests} == {"Bearer %s" % TOKEN}
+    assert {r["auth"] for r in store.requests} == {f"Bearer {TOKEN}"}
     assert {r["path"] for r in store.requests} == {"/api/events"}
 
 
@@ -151,7 +151,7 @@ def test_a_broken_store_is_asked_once_and_nothing_is_acked(dashboard: tuple[str,
     store.fail_with = status
     report = shipper(url, batch_size=1).ship([outcome(1), outcome(2)])
     assert report.acked == [] and report.requests == 1
-    assert report.unacked[0] == {"id": outcome(1)["id"], "error": "HTTP %d: store broken" % status}
+    assert report.unacked[0] == {"id": outcome(1)["id"], "error": f"HTTP {status}: store broken"}
 
 
 def test_a_refused_token_is_reported_without_the_token(dashboard: tuple[str, Store]) -> None:
@@ -231,7 +231,7 @@ def test_the_task_warns_and_stays_ok_when_the_store_is_down(tmp_path: Path) -> N
     proc = run_playbook(tmp_path, task)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
-    assert "[WARNING]: dashboard %s did not acknowledge 1 of 1 outcome(s)" % url.split("//")[1] in output
+    assert f"[WARNING]: dashboard {url.split('//')[1]} did not acknowledge 1 of 1 outcome(s)" in output
     assert TOKEN not in output
 
 

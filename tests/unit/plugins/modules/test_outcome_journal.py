@@ -14,7 +14,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def journal(root: Path, channel: str, *numbers: int) -> list[dict[str, Any]]:
-    outcomes = [{"id": "run-%d:deploy:%s:h" % (n, channel), "channel": channel} for n in numbers]
+    outcomes = [{"id": f"run-{n}:deploy:{channel}:h", "channel": channel} for n in numbers]
     for outcome in outcomes:
         append_outcome(str(root / channel / ".shipit"), outcome)
     return outcomes
