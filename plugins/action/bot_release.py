@@ -14,7 +14,9 @@ from typing import Any, Dict, Optional
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_identity import run_url, user_name
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import sanitize_version
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
+    sanitize_version,
+)
 
 MODULE = "cytube.shipit.bot_release"
 PASS_THROUGH = (

@@ -129,12 +129,14 @@ import os
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
-    release_from_path,
     unit_instance,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import (
+    release_from_path,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import (
     DEFAULT_ERROR_PATTERN,

@@ -255,25 +255,25 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
-    CHANNEL_LAYOUT_ARGUMENT_SPEC,
-    ChannelLayout,
-    ShipitError,
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
     atomic_write,
-    current_release,
-    is_bad,
-    load_state,
     makedirs,
     read_bytes,
     read_json,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
+    CHANNEL_LAYOUT_ARGUMENT_SPEC,
+    ChannelLayout,
+    ShipitError,
+    unit_instance,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import (
+    current_release,
     release_complete,
     release_from_path,
-    release_status,
     remove_current,
-    rollback_target,
     scan_releases,
     switch_current,
-    unit_instance,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import (
     DEFAULT_ERROR_PATTERN,
@@ -283,6 +283,12 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service impor
     journal_tail,
     unit_props,
     wait_ready,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
+    is_bad,
+    load_state,
+    release_status,
+    rollback_target,
 )
 
 

@@ -170,19 +170,23 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
+    atomic_write,
+    dump_json,
+    makedirs,
+    read_json,
+    remove_tree,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     MANIFEST_NAME,
     ChannelLayout,
     ShipitError,
-    atomic_write,
     check_release_id,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import (
     current_release,
-    dump_json,
-    makedirs,
-    read_json,
     release_complete,
-    remove_tree,
 )
 
 

@@ -161,31 +161,37 @@ lines:
 """
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
+    dump_json,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
-    STATUS_BAD,
     ChannelLayout,
     ShipitError,
-    add_event,
     check_release_id,
-    clear_mark,
+    unit_instance,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import (
+    ReleaseInfo,
     current_release,
-    describe_releases,
-    dump_json,
-    format_table,
+    release_complete,
+    release_from_path,
+    scan_releases,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
+    STATUS_BAD,
+    add_event,
+    clear_mark,
     is_bad,
     load_state,
     mark_bad,
     record_live,
-    release_complete,
-    release_from_path,
+    release_status,
     rollback_target,
     save_state,
-    scan_releases,
-    unit_instance,
 )
 
 
@@ -235,6 +241,61 @@ def resolve_target(p: Dict[str, Any], state: Dict[str, Any], releases: List[Any]
 
 def release_complete_in(releases: List[Any], release_id: str) -> bool:
     return any(r.id == release_id and r.complete for r in releases)
+
+
+def describe_releases(
+    state: Dict[str, Any],
+    releases: Sequence[ReleaseInfo],
+    current: Optional[str],
+    running: Optional[str] = None,
+) -> List[Dict[str, Any]]:
+    """What ``rollback list`` shows: newest first, with live/bad/good marks."""
+    target = rollback_target(state, releases, exclude=[current], current=current)
+    rows = []
+    for release in sorted(releases, key=lambda r: (r.built_at, r.id), reverse=True):
+        entry = state["releases"].get(release.id) or {}
+        rows.append(
+            {
+                "id": release.id,
+                "version": release.version,
+                "complete": release.complete,
+                "live": release.id == current,
+                "running": release.id == running if running else None,
+                "status": release_status(state, release.id) if release.complete else "incomplete",
+                "bad_reason": entry.get("reason") if entry.get("status") == STATUS_BAD else None,
+                "previous_good": release.id == target,
+                "built_at": release.manifest.get("built_at"),
+                "verified_at": entry.get("verified_at"),
+                "activated_at": entry.get("activated_at"),
+                "source": release.manifest.get("source"),
+                "artifact_sha256": release.manifest.get("artifact_sha256"),
+                "actor": release.manifest.get("actor"),
+                "path": release.path,
+            }
+        )
+    return rows
+
+
+def format_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
+    """Human lines for ``rows`` from :func:`describe_releases`."""
+    lines = []
+    for row in rows:
+        marks = []
+        if row["live"]:
+            marks.append("LIVE")
+        if row["previous_good"]:
+            marks.append("previous-good")
+        marks.append(row["status"].upper() if row["status"] in (STATUS_BAD, "incomplete") else row["status"])
+        line = "%-40s %-12s %-30s built %s" % (
+            row["id"],
+            row["version"] or "?",
+            ",".join(marks),
+            row["built_at"] or "?",
+        )
+        if row["bad_reason"]:
+            line += "  bad: %s" % row["bad_reason"]
+        lines.append(line)
+    return lines
 
 
 def main() -> None:
@@ -306,7 +367,7 @@ def main() -> None:
     except OSError as exc:
         module.fail_json(msg="cannot read or update the releases of channel %s: %s" % (p["channel"], exc))
     running = running_release(module, layout, p["unit_name"])
-    rows = describe_releases(layout, state, releases, live, running)
+    rows = describe_releases(state, releases, live, running)
     result.update(
         live=live,
         running=running,

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from ansible.module_utils import basic
-from ansible_collections.cytube.shipit.plugins.module_utils import shipit_releases as sr
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
 from ansible_collections.cytube.shipit.plugins.modules import bot_instance
 from module_harness import make_release, run
 
@@ -107,10 +108,10 @@ def test_bot_instance_switch_restart_and_noop(
     failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v1-a"))
     assert not failed and not out["changed"] and not out["restarted"] and systemd.restarts() == before
     # a new release: switched, restarted; the rollback target is the previous good one from the stack
-    layout = sr.ChannelLayout(str(root), "chan")
-    state = sr.load_state(layout)
-    sr.push_live(state, "v1-a")
-    sr.save_state(layout, state)
+    layout = ChannelLayout(str(root), "chan")
+    state = st.load_state(layout)
+    st.push_live(state, "v1-a")
+    st.save_state(layout, state)
     failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v2-b"), diff=True)
     assert not failed and out["switched"] and out["restarted"] and out["rollback_target"] == "v1-a"
     assert "current -> releases/v1-a" in out["diff"]["before"] and "releases/v2-b" in out["diff"]["after"]
@@ -121,10 +122,10 @@ def test_bot_instance_refuses_before_changing(
 ) -> None:
     root = tmp_path / "root"
     make_release(root, "chan", "v1-a", 1)
-    layout = sr.ChannelLayout(str(root), "chan")
-    state = sr.load_state(layout)
-    sr.mark_bad(state, "v1-a", "crashed")
-    sr.save_state(layout, state)
+    layout = ChannelLayout(str(root), "chan")
+    state = st.load_state(layout)
+    st.mark_bad(state, "v1-a", "crashed")
+    st.save_state(layout, state)
     failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v9-z"))
     assert failed and "v9-z does not exist" in out["msg"] and "v1-a" in out["msg"]
     failed, out = run(bot_instance, capsys, instance_args(tmp_path, release="v1-a"))

@@ -1,0 +1,81 @@
+"""Unit tests for shipit_state: marks, the live stack, the rollback target."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import scan_releases
+from release_tree import make_release
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def test_state_roundtrip_and_marks(layout: ChannelLayout) -> None:
+    state = st.load_state(layout)
+    assert state["stack"] == []
+    st.mark_good(state, "a-1")
+    st.push_live(state, "a-1")
+    st.mark_bad(state, "b-2", "command_round_trip: no reply")
+    st.save_state(layout, state)
+    again = st.load_state(layout)
+    assert st.release_status(again, "a-1") == "good"
+    assert st.is_bad(again, "b-2")
+    assert again["releases"]["b-2"]["reason"] == "command_round_trip: no reply"
+    assert st.clear_mark(again, "b-2") is True
+    assert not st.is_bad(again, "b-2")
+
+
+def test_corrupt_state_is_ignored(layout: ChannelLayout) -> None:
+    os.makedirs(layout.state_dir)
+    Path(layout.state_file).write_text("{not json")
+    assert st.load_state(layout) == st.empty_state()
+
+
+def test_rollback_target_uses_the_live_stack(layout: ChannelLayout) -> None:
+    for i, rid in enumerate(["v1-a", "v2-b", "v3-c"], start=1):
+        make_release(layout, rid, i)
+    releases = scan_releases(layout)
+    state = st.empty_state()
+    for rid in ["v1-a", "v2-b", "v3-c"]:
+        st.mark_good(state, rid)
+        st.push_live(state, rid)
+    # rollback from v3 -> v2, then (v3 popped) -> v1
+    assert st.rollback_target(state, releases, exclude=["v3-c"], current="v3-c") == "v2-b"
+    st.push_live(state, "v2-b", pop="v3-c")
+    assert state["stack"] == ["v1-a", "v2-b"]
+    assert st.rollback_target(state, releases, exclude=["v2-b"], current="v2-b") == "v1-a"
+
+
+def test_rollback_target_skips_bad_and_missing(layout: ChannelLayout) -> None:
+    make_release(layout, "v1-a", 1)
+    make_release(layout, "v2-b", 2)
+    make_release(layout, "v3-c", 3)
+    releases = scan_releases(layout)
+    state = st.empty_state()
+    state["stack"] = ["gone-0", "v1-a", "v2-b", "v3-c"]
+    st.mark_bad(state, "v2-b", "broken")
+    assert st.rollback_target(state, releases, exclude=["v3-c"], current="v3-c") == "v1-a"
+
+
+def test_deploy_rollback_target_is_the_last_verified_live_release(layout: ChannelLayout) -> None:
+    # A deploy of v3 that was switched but never verified (killed run): the rollback target
+    # of v3 is still v2, the top of the stack.
+    make_release(layout, "v2-b", 2)
+    make_release(layout, "v3-c", 3)
+    state = st.empty_state()
+    st.push_live(state, "v2-b")
+    assert st.rollback_target(state, scan_releases(layout), exclude=["v3-c"], current="v3-c") == "v2-b"
+
+
+def test_rollback_target_fallback_without_state(layout: ChannelLayout) -> None:
+    make_release(layout, "v1-a", 1)
+    make_release(layout, "v2-b", 2)
+    make_release(layout, "v3-c", 3)
+    releases = scan_releases(layout)
+    state = st.empty_state()
+    assert st.rollback_target(state, releases, exclude=["v2-b"], current="v2-b") == "v1-a"
+    assert st.rollback_target(state, releases, exclude=["v1-a"], current="v1-a") is None
