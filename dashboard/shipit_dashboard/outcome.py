@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 MAX_BATCH = 500
 KINDS = ("deploy", "rollback", "verify")
@@ -64,7 +64,10 @@ def _field_path(path: Any) -> str:
 
 def validate_outcome(index: int, outcome: Any) -> OutcomeError | None:
     """The first schema violation of one outcome, deepest field first, or None."""
-    errors = sorted(_validator().iter_errors(outcome), key=lambda e: (-len(e.absolute_path), list(map(str, e.path))))
+    errors = sorted(
+        (_deepest(error) for error in _validator().iter_errors(outcome)),
+        key=lambda error: (-len(error.absolute_path), list(map(str, error.absolute_path))),
+    )
     if not errors:
         return _check_times(index, outcome)
     error = errors[0]
@@ -79,6 +82,13 @@ def _check_times(index: int, outcome: dict[str, Any]) -> OutcomeError | None:
     except ValueError as exc:
         return OutcomeError(index, "finished_at", f"not a valid UTC timestamp: {exc}")
     return None
+
+
+def _deepest(error: ValidationError) -> ValidationError:
+    """For oneOf/anyOf failures, the sub-error about the most specific field (a null branch is no help)."""
+    while error.context:
+        error = max(error.context, key=lambda sub: len(sub.absolute_path))
+    return error
 
 
 def validate_batch(outcomes: list[Any]) -> list[OutcomeError]:
