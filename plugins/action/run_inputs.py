@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: cytube.shipit contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""cytube.shipit.run_inputs: check a run's inputs and resolve its settings (controller only)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_settings import PURPOSES, resolve_inputs
+
+
+class ActionModule(ActionBase):
+    """Runs on the controller only: nothing is contacted."""
+
+    _VALID_ARGS = frozenset(("purpose", "inputs"))
+
+    def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        purpose = self._task.args.get("purpose")
+        raw = self._task.args.get("inputs")
+        if purpose not in PURPOSES:
+            raise AnsibleActionFail("purpose %r is not one of %s" % (purpose, ", ".join(PURPOSES)))
+        if not isinstance(raw, dict):
+            raise AnsibleActionFail("inputs must be a mapping of the run's variables")
+        # Relative bot sources are resolved against the working directory, as bot_artifact does.
+        settings, problems = resolve_inputs(purpose, raw, base_dir=os.getcwd())
+        result.update(changed=False, settings=settings)
+        if problems:
+            result["failed"] = True
+            result["failed_check"] = "inputs"
+            result["msg"] = "Check the inputs of channel %s: %s." % (settings.get("channel") or "(not set)", "; ".join(problems))
+        return result
