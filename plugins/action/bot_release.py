@@ -15,6 +15,11 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_identity import run_url, user_name
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
+    DEFAULT_BOT_COMMAND,
+    DEFAULT_CONFIG_NAME,
+    DEFAULT_ROOT,
+    ChannelLayout,
+    ShipitError,
     sanitize_version,
 )
 
@@ -40,6 +45,14 @@ def release_id_for(artifact: Dict[str, Any], config: str, command: Any, config_n
     return "%s-%s" % (sanitize_version(str(artifact.get("version") or "0")), digest.hexdigest()[:10])
 
 
+def release_path(args: Dict[str, Any], release_id: str) -> str:
+    """Where the module puts ``release_id`` on the host (RV(path) of the module)."""
+    try:
+        return ChannelLayout(args.get("root") or DEFAULT_ROOT, str(args.get("channel", ""))).release_dir(release_id)
+    except ShipitError as exc:
+        raise AnsibleActionFail(str(exc)) from None
+
+
 class ActionModule(ActionBase):
     # No early remote tmp dir: the probe needs none, and the upload makes its own only when needed.
     TRANSFERS_FILES = False
@@ -59,8 +72,8 @@ class ActionModule(ActionBase):
         config = args.get("config")
         if not isinstance(config, str):
             raise AnsibleActionFail("config must be the rendered config file content (a string)")
-        command = args.get("command") or ["cytube-refbot", "--config", "{config}"]
-        config_name = args.get("config_name") or "config.toml"
+        command = args.get("command") or list(DEFAULT_BOT_COMMAND)
+        config_name = args.get("config_name") or DEFAULT_CONFIG_NAME
         release_id = args.get("release_id") or release_id_for(artifact, config, command, config_name)
 
         manifest = {
@@ -99,8 +112,7 @@ class ActionModule(ActionBase):
                 uploaded=False,
                 version=artifact.get("version"),
                 artifact_sha256=artifact.get("archive_sha256"),
-                path="%s/%s/releases/%s"
-                % (args.get("root") or "/srv/cytube-bots", str(args.get("channel", "")).lower(), release_id),
+                path=release_path(args, release_id),
             )
             return result
         if isinstance(known, list) and not self._task.check_mode:

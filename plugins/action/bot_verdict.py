@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import HEALTHY, decide
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import HEALTHY, NOT_HEALTHY, decide
 
 
 class ActionModule(ActionBase):
@@ -30,8 +30,8 @@ class ActionModule(ActionBase):
                 fail_on=dict(
                     type="list",
                     elements="str",
-                    default=["unhealthy", "inconclusive"],
-                    choices=["unhealthy", "inconclusive"],
+                    default=list(NOT_HEALTHY),
+                    choices=list(NOT_HEALTHY),
                 ),
             )
         )

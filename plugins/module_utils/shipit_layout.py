@@ -23,8 +23,7 @@ import os
 import re
 
 #: CyTube's own rule for channel names (``src/utilities.js`` isValidChannelName).
-CHANNEL_PATTERN = r"^[\w-]{1,30}$"
-CHANNEL_RE = re.compile(CHANNEL_PATTERN, re.ASCII)
+CHANNEL_RE = re.compile(r"^[\w-]{1,30}$", re.ASCII)
 CHANNEL_RULE = "1-30 characters from a-z, A-Z, 0-9, '-' and '_'"
 #: Release ids are built from the bot's version and a content hash.
 RELEASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -33,6 +32,10 @@ RELEASE_ID_RULE = "1-128 characters from a-z, A-Z, 0-9, '.', '_' and '-', starti
 DEFAULT_ROOT = "/srv/cytube-bots"
 DEFAULT_SECRETS_ROOT = "/etc/cytube-shipit"
 MANIFEST_NAME = "RELEASE.json"
+#: The bot's config file in a release, and the command line that starts the bot
+#: (``{config}``: the config file's path, ``{release}``: the release directory).
+DEFAULT_CONFIG_NAME = "config.toml"
+DEFAULT_BOT_COMMAND = ("cytube-refbot", "--config", "{config}")
 
 #: The options every host-side module takes to find its channel (documented in
 #: doc_fragments/channel_layout.py): the argument spec of :class:`ChannelLayout`.

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host-side checks of one bot instance: its systemd unit, health endpoint and journal.
 
-Every check is reported in the shape ``cytube_check`` uses, so that a verdict can
-quote any of them the same way::
+Every check is a :func:`shipit_verdict.check_record`, the shape ``cytube_check`` and
+the outcome use too, so that a verdict can quote any of them the same way::
 
     {"name": "unit_active", "ok": False, "latency_ms": 812,
      "expected": "active (running)", "seen": "activating (auto-restart), exit status 3",
@@ -22,6 +22,8 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.error import HTTPError, URLError
 from urllib.request import ProxyHandler, Request, build_opener
+
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import check_record
 
 #: ``run(argv) -> (rc, stdout, stderr)``, e.g. ``AnsibleModule.run_command``.
 Runner = Callable[[Sequence[str]], Tuple[int, str, str]]
@@ -43,15 +45,12 @@ UNIT_PROPERTIES = (
 )
 #: What a log line of a failing bot looks like, when it does not set a priority.
 DEFAULT_ERROR_PATTERN = r"\b(ERROR|CRITICAL|FATAL)\b|^Traceback \(most recent call last\)"
+#: The journal check options (documented in doc_fragments/journal_check.py).
+JOURNAL_ARGUMENT_SPEC = {
+    "journal": {"type": "bool", "default": True},
+    "journal_pattern": {"type": "str", "default": DEFAULT_ERROR_PATTERN},
+}
 POLL_S = 0.05
-
-
-def check(
-    name: str, ok: bool, expected: str, seen: str, message: str = "", latency_ms: Optional[int] = None
-) -> Dict[str, Any]:
-    if not message:
-        message = "%s: %s" % (name, "ok" if ok else "expected %s, seen %s" % (expected, seen))
-    return {"name": name, "ok": ok, "latency_ms": latency_ms, "expected": expected, "seen": seen, "message": message}
 
 
 def unit_props(run: Runner, unit: str) -> Dict[str, str]:
@@ -187,13 +186,15 @@ def journal_check(run: Runner, unit: str, invocation: str, pattern: str) -> Tupl
     expected = "no error lines since the unit started"
     found, problem = journal_errors(run, unit, invocation, pattern)
     if found is None:
-        return check(
+        return check_record(
             "journal", False, expected, problem, message="journal of %s: cannot read it (%s)" % (unit, problem)
         ), []
     if not found:
-        return check("journal", True, expected, "none", message="journal of %s since its start: no errors" % unit), []
+        return check_record(
+            "journal", True, expected, "none", message="journal of %s since its start: no errors" % unit
+        ), []
     seen = "%d error line(s): %s" % (len(found), " | ".join(found[-3:]))
-    return check(
+    return check_record(
         "journal",
         False,
         expected,
@@ -262,7 +263,7 @@ def wait_ready(
     state_text = describe_state(props)
     active_ok = props.get("ActiveState") == "active" and not reason
     checks = [
-        check(
+        check_record(
             "unit_active",
             active_ok,
             "active (running)",
@@ -276,7 +277,7 @@ def wait_ready(
                 else "expected active (running), seen %s%s" % (state_text, " (%s)" % reason if reason else ""),
             ),
         ),
-        check(
+        check_record(
             "unit_stable",
             not reason,
             "no restart since start",
@@ -290,7 +291,7 @@ def wait_ready(
             seen += " (expected version %s)" % version
         waited = "" if ready or reason else " after waiting %.1f s" % (elapsed / 1000.0)
         checks.append(
-            check(
+            check_record(
                 "health",
                 ready,
                 "HTTP 200 with joined=true at %s" % health_url,

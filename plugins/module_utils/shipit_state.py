@@ -172,6 +172,48 @@ def rollback_target(
     return candidates[0].id if candidates else None
 
 
+#: The release name that means "the previous good release" (see :func:`rollback_target`).
+PREVIOUS = "previous"
+
+
+def resolve_release(
+    state: Dict[str, Any],
+    releases: Sequence[ReleaseInfo],
+    wanted: str,
+    live: Optional[str],
+    channel: str,
+    allow_bad: bool = False,
+) -> str:
+    """The release to activate for ``wanted`` (a release id, or ``previous``), or a ShipitError.
+
+    Refused, before anything changes: ``previous`` with no previous good release, a release
+    that does not exist (or is incomplete) on this host, and a release marked bad unless
+    ``allow_bad``. Every refusal names the releases that are available.
+    """
+    complete = sorted((r for r in releases if r.complete), key=lambda r: (r.built_at, r.id), reverse=True)
+    known = ", ".join(r.id for r in complete) or "none"
+    if wanted == PREVIOUS:
+        target = rollback_target(state, releases, exclude=[live], current=live)
+        if not target:
+            raise ShipitError(
+                "channel %s has no previous good release to roll back to (live: %s; releases: %s)"
+                % (channel, live or "none", known)
+            )
+        return target
+    check_release_id(wanted)
+    if not any(r.id == wanted for r in complete):
+        raise ShipitError(
+            "release %s does not exist (or is incomplete) for channel %s on this host; available releases: %s"
+            % (wanted, channel, known)
+        )
+    if is_bad(state, wanted) and not allow_bad:
+        raise ShipitError(
+            "release %s is marked bad (%s); refusing it. Use force (allow_bad) to activate it anyway"
+            % (wanted, bad_reason(state, wanted))
+        )
+    return wanted
+
+
 def record_live(
     layout: ChannelLayout,
     release: str,

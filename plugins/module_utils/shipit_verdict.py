@@ -22,10 +22,41 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+#: The three verdicts of a check run: the one definition of their names.
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
 INCONCLUSIVE = "inconclusive"
+VERDICTS = (HEALTHY, UNHEALTHY, INCONCLUSIVE)
+#: The verdicts that fail a run (and trigger a rollback after a deploy).
+NOT_HEALTHY = (UNHEALTHY, INCONCLUSIVE)
 CYTUBE_DEPENDENT = ("health",)
+#: The keys of one check record, as ``$defs/check`` of meta/outcome.schema.json defines them.
+CHECK_KEYS = ("name", "ok", "expected", "seen", "latency_ms", "message")
+
+
+def check_record(
+    name: str,
+    ok: bool,
+    expected: Optional[str],
+    seen: Optional[str],
+    latency_ms: Optional[float] = None,
+    message: Optional[str] = None,
+) -> Dict[str, Any]:
+    """One check, in the shape every verdict, failure message and outcome quotes.
+
+    Without ``message``, it is made from the rest: ``name: ok`` or
+    ``name: expected <expected>, seen <seen>``.
+    """
+    if not message:
+        message = "%s: %s" % (name, "ok" if ok else "expected %s, seen %s" % (expected, seen))
+    return {
+        "name": name,
+        "ok": bool(ok),
+        "expected": expected,
+        "seen": seen,
+        "latency_ms": latency_ms,
+        "message": message,
+    }
 
 
 def _ran(result: Optional[Dict[str, Any]]) -> bool:
@@ -96,7 +127,7 @@ def decide(
         cy_failed = _failed(cy_checks)
         named = next((c for c in cy_failed if c.get("name") == cytube.get("failed_check")), None)
         first = named or (cy_failed[0] if cy_failed else None)
-        if verdict == INCONCLUSIVE or (verdict not in (HEALTHY, UNHEALTHY)):
+        if verdict == INCONCLUSIVE or verdict not in VERDICTS:
             reason = cytube.get("msg") if not first else None
             if reason:
                 reason = "CyTube could not be checked: %s" % reason

@@ -26,6 +26,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.journal_check
 options:
   unit_name:
     description: The template unit.
@@ -50,14 +51,6 @@ options:
     description: Seconds to wait for the unit to be active and the health endpoint to say joined.
     type: float
     default: 10
-  journal:
-    description: Check the journal for errors since the unit's start.
-    type: bool
-    default: true
-  journal_pattern:
-    description: A regular expression; journal lines matching it count as errors (besides priority err and worse).
-    type: str
-    default: '\b(ERROR|CRITICAL|FATAL)\b|^Traceback \(most recent call last\)'
   fail:
     description: Fail the task when a check fails (otherwise only RV(ok) says so).
     type: bool
@@ -125,7 +118,6 @@ msg:
   type: str
 """
 
-import os
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
@@ -136,10 +128,10 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import
     unit_instance,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import (
-    release_from_path,
+    running_release,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import (
-    DEFAULT_ERROR_PATTERN,
+    JOURNAL_ARGUMENT_SPEC,
     journal_check,
     wait_ready,
 )
@@ -155,8 +147,7 @@ def main() -> None:
             expect_pid=dict(type="int", default=0),
             baseline_restarts=dict(type="int"),
             ready_timeout=dict(type="float", default=10.0),
-            journal=dict(type="bool", default=True),
-            journal_pattern=dict(type="str", default=DEFAULT_ERROR_PATTERN),
+            **JOURNAL_ARGUMENT_SPEC,
             fail=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
@@ -187,12 +178,7 @@ def main() -> None:
         journal, errors = journal_check(run, unit, waited["props"].get("InvocationID", ""), p["journal_pattern"])
         checks.append(journal)
     failed = [c for c in checks if not c["ok"]]
-    running = None
-    if waited["main_pid"]:
-        try:
-            running = release_from_path(layout, os.readlink("/proc/%d/cwd" % waited["main_pid"]))
-        except OSError:
-            running = None
+    running = running_release(layout, waited["main_pid"])
     result: Dict[str, Any] = {
         "changed": False,
         "ok": not failed,

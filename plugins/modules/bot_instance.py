@@ -30,6 +30,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.journal_check
 options:
   state:
     description:
@@ -106,16 +107,6 @@ options:
     description: Enable the instance so it starts at boot.
     type: bool
     default: true
-  journal:
-    description:
-      - After readiness, also check the journal for error lines since the unit started.
-      - A failed check makes the task fail.
-    type: bool
-    default: true
-  journal_pattern:
-    description: A regular expression; journal lines matching it count as errors (besides priority err and worse).
-    type: str
-    default: '\b(ERROR|CRITICAL|FATAL)\b|^Traceback \(most recent call last\)'
   assume_built:
     description:
       - In check mode, accept a release that does not exist yet (a deploy preview, where the build was only
@@ -270,13 +261,13 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import (
     current_release,
     release_complete,
-    release_from_path,
     remove_current,
+    running_release,
     scan_releases,
     switch_current,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import (
-    DEFAULT_ERROR_PATTERN,
+    JOURNAL_ARGUMENT_SPEC,
     describe_state,
     int_prop,
     journal_check,
@@ -285,9 +276,11 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service impor
     wait_ready,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
+    PREVIOUS,
     is_bad,
     load_state,
     release_status,
+    resolve_release,
     rollback_target,
 )
 
@@ -416,41 +409,17 @@ class Instance:
 
     # ----------------------------------------------------------------- state
     def running_release(self, props: Dict[str, str]) -> Optional[str]:
-        pid = int_prop(props, "MainPID")
-        if not pid:
-            return None
-        try:
-            cwd = os.readlink("/proc/%d/cwd" % pid)
-        except OSError:
-            return None
-        return release_from_path(self.layout, cwd)
+        return running_release(self.layout, int_prop(props, "MainPID"))
 
     def resolve_release(self, state: Dict[str, Any], releases: List[Any], current: Optional[str]) -> str:
         wanted = self.p["release"]
         if not wanted:
             raise ShipitError("release is required with state=started")
-        if wanted == "previous":
-            target = rollback_target(state, releases, exclude=[current], current=current)
-            if not target:
-                raise ShipitError(
-                    "channel %s has no previous good release to roll back to (live: %s; releases: %s)"
-                    % (self.p["channel"], current or "none", ", ".join(sorted(r.id for r in releases)) or "none")
-                )
-            return target
-        if not release_complete(self.layout, wanted):
-            if self.check_mode and self.p["assume_built"]:
+        if wanted != PREVIOUS and self.check_mode and self.p["assume_built"]:
+            # A deploy preview: the build was only simulated, so the release may not exist yet.
+            if not release_complete(self.layout, wanted):
                 return wanted
-            known = ", ".join(sorted(r.id for r in releases if r.complete)) or "none"
-            raise ShipitError(
-                "release %s does not exist (or is incomplete) on this host for channel %s; "
-                "available: %s" % (wanted, self.p["channel"], known)
-            )
-        if is_bad(state, wanted) and not self.p["allow_bad"]:
-            reason = (state["releases"].get(wanted) or {}).get("reason") or "no reason recorded"
-            raise ShipitError(
-                "release %s is marked bad (%s); refusing it without force (allow_bad=true)" % (wanted, reason)
-            )
-        return wanted
+        return resolve_release(state, releases, wanted, current, self.p["channel"], self.p["allow_bad"])
 
     # ----------------------------------------------------------------- actions
     def started(self) -> Dict[str, Any]:
@@ -623,8 +592,7 @@ def main() -> None:
             restart=dict(type="str", choices=["auto", "always", "never"], default="auto"),
             enable=dict(type="bool", default=True),
             assume_built=dict(type="bool", default=False),
-            journal=dict(type="bool", default=True),
-            journal_pattern=dict(type="str", default=DEFAULT_ERROR_PATTERN),
+            **JOURNAL_ARGUMENT_SPEC,
         ),
         required_if=[("state", "started", ("release",))],
         supports_check_mode=True,

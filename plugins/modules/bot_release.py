@@ -179,6 +179,8 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import 
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
+    DEFAULT_BOT_COMMAND,
+    DEFAULT_CONFIG_NAME,
     MANIFEST_NAME,
     ChannelLayout,
     ShipitError,
@@ -368,8 +370,8 @@ def main() -> None:
             artifact=dict(type="dict"),
             known_releases=dict(type="list", elements="str"),
             config=dict(type="str", required=True),
-            config_name=dict(type="str", default="config.toml"),
-            command=dict(type="list", elements="str", default=["cytube-refbot", "--config", "{config}"]),
+            config_name=dict(type="str", default=DEFAULT_CONFIG_NAME),
+            command=dict(type="list", elements="str", default=list(DEFAULT_BOT_COMMAND)),
             check_args=dict(type="list", elements="str", default=[]),
             manifest=dict(type="dict", default={}),
             release_id=dict(type="str"),

@@ -160,7 +160,6 @@ lines:
   elements: str
 """
 
-import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule
@@ -178,24 +177,25 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs 
     ReleaseInfo,
     current_release,
     release_complete,
-    release_from_path,
+    running_release,
     scan_releases,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
     STATUS_BAD,
     add_event,
     clear_mark,
-    is_bad,
     load_state,
     mark_bad,
     record_live,
     release_status,
+    resolve_release,
     rollback_target,
     save_state,
 )
 
 
-def running_release(module: AnsibleModule, layout: ChannelLayout, unit_name: str) -> Optional[str]:
+def unit_running_release(module: AnsibleModule, layout: ChannelLayout, unit_name: str) -> Optional[str]:
+    """The release the channel's unit runs now (None when it runs nothing)."""
     try:
         unit = unit_instance(unit_name, layout.channel)
     except ShipitError:
@@ -205,42 +205,7 @@ def running_release(module: AnsibleModule, layout: ChannelLayout, unit_name: str
         pid = int(out.strip()) if rc == 0 else 0
     except ValueError:
         pid = 0
-    if not pid:
-        return None
-    try:
-        return release_from_path(layout, os.readlink("/proc/%d/cwd" % pid))
-    except OSError:
-        return None
-
-
-def resolve_target(p: Dict[str, Any], state: Dict[str, Any], releases: List[Any], live: Optional[str]) -> str:
-    wanted = p["resolve"]
-    known = ", ".join(r.id for r in sorted(releases, key=lambda r: r.built_at, reverse=True) if r.complete) or "none"
-    if wanted == "previous":
-        target = rollback_target(state, releases, exclude=[live], current=live)
-        if not target:
-            raise ShipitError(
-                "channel %s has no previous good release to roll back to (live: %s; releases: %s)"
-                % (p["channel"], live or "none", known)
-            )
-        return target
-    check_release_id(wanted)
-    if not release_complete_in(releases, wanted):
-        raise ShipitError(
-            "rollback target %s does not exist for channel %s on this host; available releases: %s"
-            % (wanted, p["channel"], known)
-        )
-    if is_bad(state, wanted) and not p["allow_bad"]:
-        reason = (state["releases"].get(wanted) or {}).get("reason") or "no reason recorded"
-        raise ShipitError(
-            "rollback target %s is marked bad (%s); refusing it. Use force (allow_bad) to roll back "
-            "to it anyway" % (wanted, reason)
-        )
-    return wanted
-
-
-def release_complete_in(releases: List[Any], release_id: str) -> bool:
-    return any(r.id == release_id and r.complete for r in releases)
+    return running_release(layout, pid)
 
 
 def describe_releases(
@@ -327,7 +292,7 @@ def main() -> None:
             raise ShipitError("keep %d must be 0 (keep all) or more" % p["keep"])
         if p["state"] is None:
             if p["resolve"]:
-                target = resolve_target(p, state, releases, live)
+                target = resolve_release(state, releases, p["resolve"], live, p["channel"], p["allow_bad"])
                 result["target"] = target
                 result["target_version"] = next((r.version for r in releases if r.id == target), None)
         else:
@@ -366,7 +331,7 @@ def main() -> None:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg="cannot read or update the releases of channel %s: %s" % (p["channel"], exc))
-    running = running_release(module, layout, p["unit_name"])
+    running = unit_running_release(module, layout, p["unit_name"])
     rows = describe_releases(state, releases, live, running)
     result.update(
         live=live,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_release_dirs as rd
@@ -38,3 +39,15 @@ def test_scan_marks_incomplete(layout: ChannelLayout) -> None:
     make_release(layout, "b-2", 2, complete=False)
     found = {r.id: r.complete for r in rd.scan_releases(layout)}
     assert found == {"a-1": True, "b-2": False}
+
+
+def test_running_release_reads_the_process_working_directory(layout: ChannelLayout, tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "41").mkdir(parents=True)
+    (proc / "41" / "cwd").symlink_to(layout.releases + "/v2-b")
+    (proc / "42").mkdir()
+    (proc / "42" / "cwd").symlink_to("/elsewhere")
+    assert rd.running_release(layout, 41, proc=str(proc)) == "v2-b"
+    assert rd.running_release(layout, 42, proc=str(proc)) is None
+    assert rd.running_release(layout, 43, proc=str(proc)) is None  # gone: no such process
+    assert rd.running_release(layout, 0, proc=str(proc)) is None  # the unit runs nothing

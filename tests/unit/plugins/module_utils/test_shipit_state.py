@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout, ShipitError
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import scan_releases
 from release_tree import make_release
 
@@ -79,3 +79,31 @@ def test_rollback_target_fallback_without_state(layout: ChannelLayout) -> None:
     state = st.empty_state()
     assert st.rollback_target(state, releases, exclude=["v2-b"], current="v2-b") == "v1-a"
     assert st.rollback_target(state, releases, exclude=["v1-a"], current="v1-a") is None
+
+
+def test_resolve_release_refuses_missing_bad_and_no_previous(layout: ChannelLayout) -> None:
+    make_release(layout, "v1-a", 1)
+    make_release(layout, "v2-b", 2)
+    make_release(layout, "v3-c", 3, complete=False)
+    releases = scan_releases(layout)
+    state = st.empty_state()
+    with pytest.raises(ShipitError, match=r"no previous good release .*live: v1-a; releases: v2-b, v1-a\)"):
+        st.resolve_release(state, releases, "previous", "v1-a", "MyChan")
+    with pytest.raises(ShipitError, match=r"v3-c does not exist .*available releases: v2-b, v1-a$"):
+        st.resolve_release(state, releases, "v3-c", "v1-a", "MyChan")
+    with pytest.raises(ShipitError, match="not valid"):
+        st.resolve_release(state, releases, "../x", "v1-a", "MyChan")
+    st.mark_bad(state, "v2-b", "never joined")
+    with pytest.raises(ShipitError, match=r"v2-b is marked bad \(never joined\)"):
+        st.resolve_release(state, releases, "v2-b", "v1-a", "MyChan")
+    assert st.resolve_release(state, releases, "v2-b", "v1-a", "MyChan", allow_bad=True) == "v2-b"
+
+
+def test_resolve_previous_is_the_rollback_target(layout: ChannelLayout) -> None:
+    for built, release_id in enumerate(["v1-a", "v2-b", "v3-c"], start=1):
+        make_release(layout, release_id, built)
+    releases = scan_releases(layout)
+    state = st.empty_state()
+    st.push_live(state, "v1-a")
+    st.push_live(state, "v3-c")
+    assert st.resolve_release(state, releases, "previous", "v3-c", "MyChan") == "v1-a"

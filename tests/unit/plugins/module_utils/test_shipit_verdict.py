@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import decide
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import (
+    CHECK_KEYS,
+    HEALTHY,
+    NOT_HEALTHY,
+    VERDICTS,
+    check_record,
+    decide,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -94,3 +104,38 @@ def test_unreachable_preflight_stands_for_the_skipped_cytube_check() -> None:
     assert decide(host("unit_active"), {"skipped": True}, preflight=preflight)["verdict"] == "unhealthy"
     # a reachable CyTube changes nothing
     assert decide(host(), cytube("healthy"), preflight={"reachable": True})["verdict"] == "healthy"
+
+
+# --------------------------------------------------------------------------- check_record
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[4] / "meta" / "outcome.schema.json").read_text())
+
+
+def check_validator() -> jsonschema.protocols.Validator:
+    check_schema = dict(SCHEMA["$defs"]["check"], **{"$defs": SCHEMA["$defs"]})
+    cls = jsonschema.validators.validator_for(SCHEMA)
+    return cls(check_schema)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        check_record("unit_active", True, "active (running)", "active (running)", latency_ms=812),
+        check_record("journal", False, "no error lines", "2 error line(s)", message="journal: 2 error lines"),
+        check_record("health", False, None, None),
+    ],
+)
+def test_check_record_is_the_schema_check_shape(record: dict[str, Any]) -> None:
+    check_validator().validate(record)
+    assert tuple(record) == CHECK_KEYS == tuple(SCHEMA["$defs"]["check"]["properties"])
+
+
+def test_check_record_message_defaults_to_expected_and_seen() -> None:
+    assert check_record("socketconfig", True, "e", "s")["message"] == "socketconfig: ok"
+    failed = check_record("health", False, "HTTP 200", "HTTP 503")
+    assert failed["message"] == "health: expected HTTP 200, seen HTTP 503" and failed["ok"] is False
+
+
+def test_verdict_names_have_one_definition() -> None:
+    assert VERDICTS == ("healthy", "unhealthy", "inconclusive")
+    assert set(NOT_HEALTHY) == set(VERDICTS) - {HEALTHY}
