@@ -32,9 +32,10 @@ options:
   state:
     description:
       - C(acquired) takes the lock (or refreshes it when this run holds it); C(released) gives it back
-        (a no-op when this run does not hold it); C(query) only reports the holder.
+        (a no-op when this run does not hold it). The end of a run releases it together with its record
+        (M(cytube.shipit.bot_record)).
     type: str
-    choices: [acquired, released, query]
+    choices: [acquired, released]
     default: acquired
   wait:
     description: Seconds to wait for a lock held by another live run before failing.
@@ -62,15 +63,6 @@ options:
   takeover:
     description: Token of a holder found dead, to replace. Set by the action plugin.
     type: str
-  commit:
-    description:
-      - With O(state=released), record the outcome of the run in the channel's state before releasing the lock,
-        in the same round trip - the release that is now live (C(release)), whether it was verified (C(verified),
-        default true; false for an emergency rollback), a release a rollback left (C(pop)), how many releases to
-        keep (C(keep), default 0 - no pruning) and an C(event) to remember.
-      - Refused (the task fails, nothing is recorded) when this run no longer holds the lock, for example after a
-        takeover by another run.
-    type: dict
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -141,32 +133,25 @@ live:
   description: The release C(current) points at (null when none).
   returned: when acquired
   type: str
-pruned:
-  description: Releases removed by O(commit).
-  returned: with commit
-  type: list
-  elements: str
 """
 
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
-    current_release,
-    record_live,
-    scan_releases,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import current_release, scan_releases
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             **CHANNEL_LAYOUT_ARGUMENT_SPEC,
-            state=dict(type="str", choices=["acquired", "released", "query"], default="acquired"),
+            state=dict(type="str", choices=["acquired", "released"], default="acquired"),
             wait=dict(type="float", default=60.0),
             poll=dict(type="float", default=0.5),
             ttl=dict(type="int", default=1800),
@@ -174,7 +159,6 @@ def main() -> None:
             token=dict(type="str", no_log=False),
             owner=dict(type="dict"),
             takeover=dict(type="str"),
-            commit=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -187,34 +171,9 @@ def main() -> None:
     try:
         layout = ChannelLayout(p["root"], p["channel"])
         state = "query" if module.check_mode and p["state"] == "acquired" else p["state"]
-        commit = p["commit"]
-        if commit is not None:
-            if p["state"] != "released":
-                raise ShipitError("commit is only valid with state=released")
-            held = lock_operation(layout, "query", p["token"], {}, 0)
-            if not held["acquired"]:
-                raise ShipitError(
-                    "this run no longer holds the lock of channel %s (holder: %s); nothing was recorded"
-                    % (p["channel"], describe_holder(held["holder"]))
-                )
-            if not commit.get("release"):
-                raise ShipitError("commit needs the release that is live")
-            recorded = record_live(
-                layout,
-                str(commit["release"]),
-                verified=bool(commit.get("verified", True)),
-                pop=commit.get("pop") or None,
-                keep=int(commit.get("keep") or 0),
-                event=commit.get("event") or None,
-                check_mode=module.check_mode,
-            )
         result: Dict[str, Any] = lock_operation(
             layout, state, p["token"], p["owner"] or {}, p["ttl"], takeover=p["takeover"], check_mode=module.check_mode
         )
-        if commit is not None:
-            # The lock itself is bookkeeping; the commit is the change.
-            result["pruned"] = recorded["pruned"]
-            result["changed"] = recorded["changed"]
         if p["state"] == "acquired":
             result["releases"] = sorted(r.id for r in scan_releases(layout) if r.complete)
             result["live"] = current_release(layout)
