@@ -106,15 +106,6 @@ def mark_good(state: Dict[str, Any], release_id: str, now: Optional[float] = Non
     return changed
 
 
-def clear_mark(state: Dict[str, Any], release_id: str) -> bool:
-    entry = state["releases"].get(release_id)
-    if not entry or entry.get("status") != STATUS_BAD:
-        return False
-    entry["status"] = STATUS_PENDING
-    entry.pop("reason", None)
-    return True
-
-
 def push_live(state: Dict[str, Any], release_id: str, pop: Optional[str] = None, now: Optional[float] = None) -> bool:
     """Record ``release_id`` as the live release; ``pop`` is a release left by a rollback."""
     before = list(state["stack"])

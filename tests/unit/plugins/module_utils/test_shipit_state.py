@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout, ShipitError
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import scan_releases
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import scan_releases, switch_current
 from release_tree import make_release
 
 pytestmark = pytest.mark.timeout(30)
@@ -25,8 +25,8 @@ def test_state_roundtrip_and_marks(layout: ChannelLayout) -> None:
     assert st.release_status(again, "a-1") == "good"
     assert st.is_bad(again, "b-2")
     assert again["releases"]["b-2"]["reason"] == "command_round_trip: no reply"
-    assert st.clear_mark(again, "b-2") is True
-    assert not st.is_bad(again, "b-2")
+    st.mark_good(again, "b-2")  # a forced activation of a bad release that verified healthy
+    assert not st.is_bad(again, "b-2") and "reason" not in again["releases"]["b-2"]
 
 
 def test_corrupt_state_is_ignored(layout: ChannelLayout) -> None:
@@ -107,3 +107,30 @@ def test_resolve_previous_is_the_rollback_target(layout: ChannelLayout) -> None:
     st.push_live(state, "v1-a")
     st.push_live(state, "v3-c")
     assert st.resolve_release(state, releases, "previous", "v3-c", "MyChan") == "v1-a"
+
+
+def test_record_live_prunes_but_keeps_live_target_and_latest_bad(layout: ChannelLayout) -> None:
+    for built in range(1, 7):
+        make_release(layout, f"r{built}", built)
+    switch_current(layout, "r6")
+    state = st.load_state(layout)
+    st.mark_bad(state, "r1", "broken")
+    st.save_state(layout, state)
+    preview = st.record_live(layout, "r6", keep=2, check_mode=True)
+    assert preview["changed"] and sorted(preview["pruned"]) == ["r2", "r3", "r4"]
+    assert len(os.listdir(layout.releases)) == 6 and st.load_state(layout)["stack"] == []
+    done = st.record_live(layout, "r6", keep=2, event={"type": "deploy"})
+    assert sorted(done["pruned"]) == ["r2", "r3", "r4"]
+    assert sorted(os.listdir(layout.releases)) == ["r1", "r5", "r6"]  # r1: the latest bad, kept for forensics
+    after = st.load_state(layout)
+    assert after["stack"] == ["r6"] and st.release_status(after, "r6") == "good"
+    assert after["events"][-1]["type"] == "deploy" and after["events"][-1]["release"] == "r6"
+    assert st.record_live(layout, "r6", keep=2)["pruned"] == []
+
+
+def test_record_live_refuses_a_missing_release_and_negative_keep(layout: ChannelLayout) -> None:
+    make_release(layout, "r1", 1)
+    with pytest.raises(ShipitError, match="r9 does not exist"):
+        st.record_live(layout, "r9")
+    with pytest.raises(ShipitError, match="keep -1 must be 0"):
+        st.record_live(layout, "r1", keep=-1)

@@ -7,8 +7,8 @@ sandbox hosts in tests/integration/test_deploy*.py and test_rollback.py.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
@@ -23,35 +23,35 @@ pytestmark = pytest.mark.timeout(60)
 # --------------------------------------------------------------------------- bot_releases
 
 
-def test_bot_releases_resolve_refuses_missing_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    make_release(tmp_path, "chan", "v1-a", 1)
-    make_release(tmp_path, "chan", "v2-b", 2)
-    base = {"channel": "chan", "root": str(tmp_path)}
-    failed, out = run(bot_releases, capsys, dict(base, resolve="v9-z"))
-    assert failed and "v9-z does not exist" in out["msg"] and "v2-b, v1-a" in out["msg"]
-    failed, _ = run(bot_releases, capsys, dict(base, state="bad", release="v1-a", reason="never joined"))
-    assert not failed
-    failed, out = run(bot_releases, capsys, dict(base, resolve="v1-a"))
-    assert failed and "marked bad (never joined)" in out["msg"]
-    failed, out = run(bot_releases, capsys, dict(base, resolve="v1-a", allow_bad=True))
-    assert not failed and out["target"] == "v1-a"
-
-
-def test_bot_releases_verified_prunes_but_keeps_protected(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    for i in range(1, 7):
-        make_release(tmp_path, "chan", f"r{i}", i)
+def test_bot_releases_lists_and_marks_bad(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for built in range(1, 4):
+        make_release(tmp_path, "chan", f"r{built}", built)
     layout = ChannelLayout(str(tmp_path), "chan")
-    switch_current(layout, "r6")
+    switch_current(layout, "r3")
     base = {"channel": "chan", "root": str(tmp_path)}
-    run(bot_releases, capsys, dict(base, state="bad", release="r1", reason="broken"))
-    failed, out = run(bot_releases, capsys, dict(base, state="verified", release="r6", keep=2), check_mode=True)
-    assert not failed and out["changed"] and (tmp_path / "chan" / "releases" / "r2").exists()
-    failed, out = run(bot_releases, capsys, dict(base, state="verified", release="r6", keep=2))
-    assert not failed and sorted(out["pruned"]) == ["r2", "r3", "r4"]
-    assert sorted(os.listdir(tmp_path / "chan" / "releases")) == ["r1", "r5", "r6"]  # r1: latest bad
-    live = [row for row in out["releases"] if row["live"]]
-    assert [row["id"] for row in live] == ["r6"]
+    failed, out = run(bot_releases, capsys, base)
+    assert not failed and not out["changed"] and out["live"] == "r3" and out["previous_good"] == "r2"
+    assert [row["id"] for row in out["releases"]] == ["r3", "r2", "r1"] and out["bad"] == []
+    bad = dict(base, state="bad", release="r2", reason="broken", event={"type": "deploy_failed"})
+    failed, out = run(bot_releases, capsys, bad, check_mode=True, diff=True)
+    assert not failed and out["changed"] and out["bad"] == ["r2"] and '"broken"' in out["diff"]["after"]
+    assert st.load_state(layout)["releases"] == {}
+    failed, out = run(bot_releases, capsys, bad)
+    assert not failed and out["changed"] and out["previous_good"] == "r1"
     assert any("BAD" in line and "broken" in line for line in out["lines"])
+    assert st.load_state(layout)["events"][-1] == {"type": "deploy_failed", "release": "r2", "at": ANY}
+
+
+def test_bot_releases_marks_the_live_release_by_default(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    base = {"channel": "chan", "root": str(tmp_path), "state": "bad"}
+    failed, out = run(bot_releases, capsys, base)
+    assert failed and "no live release and no release was given" in out["msg"]
+    make_release(tmp_path, "chan", "r1", 1)
+    switch_current(ChannelLayout(str(tmp_path), "chan"), "r1")
+    failed, out = run(bot_releases, capsys, dict(base, reason="crashed"))
+    assert not failed and out["bad"] == ["r1"]
+    failed, out = run(bot_releases, capsys, dict(base, release="../etc"))
+    assert failed and "not valid" in out["msg"]
 
 
 def test_describe_and_format(tmp_path: Path) -> None:
