@@ -33,6 +33,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     CytubeError,
     CytubeSession,
     Event,
+    ServerEntry,
     TLSSettings,
     UserList,
     fetch_socketconfig,
@@ -43,6 +44,11 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     same_name,
     scrub,
     socketconfig_url,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import (
+    ConnectionBudget,
+    RateLimited,
+    server_key,
 )
 
 HEALTHY = "healthy"
@@ -112,6 +118,10 @@ class ProbeConfig:
     validate_certs: bool = True
     ca_path: Optional[str] = None
     forwarded_for: Optional[str] = None
+    #: seconds the probe may wait for a token of CyTube's per-IP connection limit
+    rate_limit_wait: float = 60.0
+    #: where the controller keeps its connection buckets (None: the cache directory)
+    rate_limit_dir: Optional[str] = None
 
     @property
     def secrets(self) -> List[str]:
@@ -332,6 +342,50 @@ def connect_failure_message(exc: CytubeConnectError) -> str:
     return "cannot connect to CyTube"
 
 
+class NoLimit:
+    """A limiter that never waits, for callers that queue elsewhere (and tests).
+
+    It knows no schedule, so after a refusal it cannot promise a token: the next
+    ``take`` raises :class:`RateLimited` and the probe stops retrying.
+    """
+
+    def __init__(self) -> None:
+        self.refusals = 0
+
+    def take(self, wait_budget: float) -> float:
+        if self.refusals:
+            raise RateLimited("rate limited, retry in 10 s: CyTube refused the connection", retry_in_s=10.0)
+        return 0.0
+
+    def refused(self) -> None:
+        self.refusals += 1
+
+
+def _waits_note(waited: float, refusals: List[str]) -> str:
+    notes = []
+    if waited > 0:
+        notes.append("waited %.1f s for a connection token" % waited)
+    if refusals:
+        notes.append("%d attempt(s) refused by CyTube: %s" % (len(refusals), refusals[-1]))
+    return " (%s)" % "; ".join(notes) if notes else ""
+
+
+def _rate_limited_check(expected: str, exc: RateLimited, refusals: List[str]) -> CheckResult:
+    message = "rate limited (%s): no connection token within rate_limit_wait" % RATE_LIMIT_RULE
+    if refusals:
+        message = "CyTube refused the connection: %s (%s); no token within rate_limit_wait" % (
+            refusals[-1],
+            RATE_LIMIT_RULE,
+        )
+    return CheckResult("connect", False, 0.0, expected, str(exc), message, failure=INCONCLUSIVE)
+
+
+def _connect_failed_check(expected: str, latency: float, exc: CytubeConnectError) -> CheckResult:
+    return CheckResult(
+        "connect", False, latency, expected, str(exc), connect_failure_message(exc), failure=INCONCLUSIVE
+    )
+
+
 SessionFactory = Callable[..., CytubeSession]
 Fetcher = Callable[..., Any]
 
@@ -379,9 +433,20 @@ class _RoundSeen:
 class Probe:
     """Runs the checks on one session; results accumulate in ``checks``."""
 
-    def __init__(self, cfg: ProbeConfig, session: CytubeSession, token_factory: Callable[[], str] = make_token) -> None:
+    def __init__(
+        self,
+        cfg: ProbeConfig,
+        session: CytubeSession,
+        token_factory: Callable[[], str] = make_token,
+        limiter: Optional[Any] = None,
+        new_session: Optional[Callable[[], CytubeSession]] = None,
+    ) -> None:
         self.cfg = cfg
         self.session = session
+        #: ``take(wait_budget) -> seconds waited`` and ``refused()``, as ConnectionBudget
+        self.limiter = limiter if limiter is not None else NoLimit()
+        #: makes the session for a retry after a rate-limit refusal (None: never retry)
+        self.new_session = new_session
         self.token_factory = token_factory
         self.state = _State()
         self.checks: List[CheckResult] = []
@@ -455,22 +520,43 @@ class Probe:
 
     # ---- steps
     def connect(self, url: str) -> bool:
-        start = time.monotonic()
+        """Open the connection within CyTube's per-IP rate limit.
+
+        A connection token is taken first (waiting within ``rate_limit_wait``); a
+        "Rate limit exceeded" refusal empties the controller's bucket and, while the
+        budget lasts, the probe waits for the next token and tries again on a new session.
+        """
         expected = "a socket.io connection to %s within %ss" % (url, self.cfg.connect_timeout)
-        try:
-            self.session.connect(url)
-        except CytubeConnectError as exc:
-            message = connect_failure_message(exc)
-            self._add(
-                CheckResult(
-                    "connect", False, ms(time.monotonic() - start), expected, str(exc), message, failure=INCONCLUSIVE
-                )
-            )
-            return False
-        self._add(
-            CheckResult("connect", True, ms(time.monotonic() - start), expected, "connected to %s" % url, "connected")
-        )
-        return True
+        deadline = time.monotonic() + self.cfg.rate_limit_wait
+        waited = 0.0
+        refusals: List[str] = []
+        while True:
+            try:
+                waited += self.limiter.take(max(0.0, deadline - time.monotonic()))
+            except RateLimited as exc:
+                self._add(_rate_limited_check(expected, exc, refusals))
+                return False
+            start = time.monotonic()
+            try:
+                self.session.connect(url)
+            except CytubeConnectError as exc:
+                if exc.rate_limited:
+                    self.limiter.refused()
+                    refusals.append(str(exc.refused_reason))
+                    if self.new_session is not None and time.monotonic() < deadline:
+                        self._replace_session()
+                        continue
+                self._add(_connect_failed_check(expected, ms(time.monotonic() - start), exc))
+                return False
+            seen = "connected to %s%s" % (url, _waits_note(waited, refusals))
+            self._add(CheckResult("connect", True, ms(time.monotonic() - start), expected, seen, "connected"))
+            return True
+
+    def _replace_session(self) -> None:
+        """A refused session is spent (one connection per session): close it, make another."""
+        assert self.new_session is not None
+        self.session.close(CLOSE_TIMEOUT_S)
+        self.session = self.new_session()
 
     def join_and_login(self) -> bool:
         cfg, st = self.cfg, self.state
@@ -806,8 +892,11 @@ class Probe:
             if self.state.lost:
                 return  # one connection per window: never reconnect
 
-    def run(self, url: str) -> None:
-        if self.connect(url) and self.join_and_login() and self.bot_present():
+    def run(self, url: str, through: str = ROUND_CHECK) -> None:
+        """The steps in order, each only after the previous passed, up to ``through``."""
+        if not (self.connect(url) and self.join_and_login()) or through == "login":
+            return
+        if self.bot_present() and through == ROUND_CHECK:
             self.rounds()
 
 
@@ -816,19 +905,63 @@ def run_probe(
     session_factory: SessionFactory = CytubeSession,
     fetch: Fetcher = fetch_socketconfig,
     token_factory: Callable[[], str] = make_token,
+    limiter: Optional[Any] = None,
 ) -> ProbeReport:
     """Run every check against CyTube and return the report; never raises
-    :class:`CytubeError`. The session is always closed."""
-    started = time.monotonic()
-    checks: List[CheckResult] = []
-    headers = forwarded_headers(cfg.forwarded_for)
-    tls = TLSSettings(cfg.validate_certs, cfg.ca_path)
-    version: Optional[str] = None
+    :class:`CytubeError`. The session is always closed.
 
+    ``limiter`` defaults to the controller-wide bucket of the server's connection
+    rate limit (:class:`ConnectionBudget`).
+    """
+    started = time.monotonic()
+    connection = _ConnectionSettings.from_config(cfg)
+    checks: List[CheckResult] = []
+    version: Optional[str] = None
+    server = read_socketconfig(cfg, fetch, connection, checks)
+    if server is not None:
+        limiter = limiter if limiter is not None else default_limiter(cfg, server.url)
+        version = probe_server(
+            cfg, server.url, connection.session_maker(cfg, session_factory), token_factory, limiter, checks
+        )
+    return build_report(cfg, checks, version, started)
+
+
+@dataclass(frozen=True)
+class _ConnectionSettings:
+    """What the socketconfig request and every session share: headers and TLS."""
+
+    headers: Dict[str, str]
+    tls: TLSSettings
+
+    @classmethod
+    def from_config(cls, cfg: ProbeConfig) -> "_ConnectionSettings":
+        return cls(forwarded_headers(cfg.forwarded_for), TLSSettings(cfg.validate_certs, cfg.ca_path))
+
+    def session_maker(self, cfg: ProbeConfig, session_factory: SessionFactory) -> Callable[[], CytubeSession]:
+        def make() -> CytubeSession:
+            return session_factory(
+                timeout=cfg.connect_timeout,
+                validate_certs=cfg.validate_certs,
+                ca_path=cfg.ca_path,
+                headers=self.headers,
+                tls=self.tls,
+            )
+
+        return make
+
+
+def default_limiter(cfg: ProbeConfig, socketio_url: str) -> ConnectionBudget:
+    """The controller-wide bucket for the server at ``socketio_url`` (and the posed client IP)."""
+    return ConnectionBudget(server_key(socketio_url, cfg.forwarded_for), cfg.rate_limit_dir)
+
+
+def read_socketconfig(
+    cfg: ProbeConfig, fetch: Fetcher, connection: _ConnectionSettings, checks: List[CheckResult]
+) -> Optional[ServerEntry]:
+    """The ``socketconfig`` check: the server entry to connect to, or None."""
     url = socketconfig_url(cfg.server_url, cfg.channel)
     expected = "HTTP 200 with a servers list from %s within %ss" % (url, cfg.connect_timeout)
-    t0 = time.monotonic()
-    server = None
+    start = time.monotonic()
     try:
         entries = fetch(
             cfg.server_url,
@@ -836,8 +969,8 @@ def run_probe(
             timeout=cfg.connect_timeout,
             validate_certs=cfg.validate_certs,
             ca_path=cfg.ca_path,
-            headers=headers,
-            tls=tls,
+            headers=connection.headers,
+            tls=connection.tls,
         )
         server = pick_server(entries)
     except CytubeError as exc:
@@ -845,70 +978,75 @@ def run_probe(
             CheckResult(
                 "socketconfig",
                 False,
-                ms(time.monotonic() - t0),
+                ms(time.monotonic() - start),
                 expected,
                 str(exc),
                 "cannot read CyTube's socketconfig",
                 failure=INCONCLUSIVE,
             )
         )
-    if server is not None:
+        return None
+    seen = "server %s (secure: %s)" % (server.url, str(server.secure).lower())
+    checks.append(CheckResult("socketconfig", True, ms(time.monotonic() - start), expected, seen, "socketconfig read"))
+    return server
+
+
+def probe_server(
+    cfg: ProbeConfig,
+    socketio_url: str,
+    new_session: Callable[[], CytubeSession],
+    token_factory: Callable[[], str],
+    limiter: Any,
+    checks: List[CheckResult],
+    through: str = ROUND_CHECK,
+) -> Optional[str]:
+    """Run the checks from ``connect`` on (up to ``through``); returns the bot's version."""
+    try:
+        session = new_session()
+    except CytubeError as exc:
         checks.append(
             CheckResult(
-                "socketconfig",
-                True,
-                ms(time.monotonic() - t0),
-                expected,
-                "server %s (secure: %s)" % (server.url, str(server.secure).lower()),
-                "socketconfig read",
+                "connect",
+                False,
+                0.0,
+                "a socket.io client",
+                str(exc),
+                "cannot create the socket.io client",
+                failure=INCONCLUSIVE,
             )
         )
-        session: Optional[CytubeSession] = None
-        try:
-            try:
-                session = session_factory(
-                    timeout=cfg.connect_timeout,
-                    validate_certs=cfg.validate_certs,
-                    ca_path=cfg.ca_path,
-                    headers=headers,
-                    tls=tls,
-                )
-            except CytubeError as exc:
-                checks.append(
-                    CheckResult(
-                        "connect",
-                        False,
-                        0.0,
-                        "a socket.io client",
-                        str(exc),
-                        "cannot create the socket.io client",
-                        failure=INCONCLUSIVE,
-                    )
-                )
-            if session is not None:
-                probe = Probe(cfg, session, token_factory)
-                try:
-                    probe.run(server.url)
-                except Exception as exc:  # a library surprise must not hide what was seen
-                    done = [c.name for c in probe.checks]
-                    pending = next((n for n in CHECK_NAMES[1:] if n not in done), ROUND_CHECK)
-                    probe.checks.append(
-                        CheckResult(
-                            pending,
-                            False,
-                            None,
-                            "no error",
-                            "%s: %s" % (type(exc).__name__, one_line(exc)),
-                            "the probe failed unexpectedly",
-                            failure=INCONCLUSIVE,
-                        )
-                    )
-                checks.extend(probe.checks)
-                version = probe.version
-        finally:
-            if session is not None:
-                session.close(CLOSE_TIMEOUT_S)
+        return None
+    probe = Probe(cfg, session, token_factory, limiter=limiter, new_session=new_session)
+    try:
+        run_guarded(probe, socketio_url, through)
+    finally:
+        probe.session.close(CLOSE_TIMEOUT_S)
+    checks.extend(probe.checks)
+    return probe.version
 
+
+def run_guarded(probe: Probe, socketio_url: str, through: str = ROUND_CHECK) -> None:
+    """``probe.run``; a library surprise becomes a failed check, so what was seen is kept."""
+    try:
+        probe.run(socketio_url, through)
+    except Exception as exc:
+        done = [c.name for c in probe.checks]
+        pending = next((n for n in CHECK_NAMES[1:] if n not in done), ROUND_CHECK)
+        probe.checks.append(
+            CheckResult(
+                pending,
+                False,
+                None,
+                "no error",
+                "%s: %s" % (type(exc).__name__, one_line(exc)),
+                "the probe failed unexpectedly",
+                failure=INCONCLUSIVE,
+            )
+        )
+
+
+def build_report(cfg: ProbeConfig, checks: List[CheckResult], version: Optional[str], started: float) -> ProbeReport:
+    """The verdict, the deciding check and the one-line message, secrets scrubbed."""
     verdict, decisive = classify(checks, cfg.repeat, cfg.max_failures)
     msg = summarize(verdict, decisive, checks, cfg, version)
     return ProbeReport(

@@ -161,6 +161,26 @@ options:
     elements: str
     choices: [unhealthy, inconclusive]
     default: []
+  rate_limit_wait:
+    description:
+      - Seconds the probe may wait for a connection token of CyTube's per-IP connection
+        rate limit (5 connections, then 1 per 10 s). Every probe run on this controller
+        takes its token from one bucket per server, kept in O(rate_limit_dir) under a file
+        lock, so concurrent C(ansible-playbook) runs queue instead of being refused.
+      - A C(Rate limit exceeded) refusal (another client behind the same address) is a
+        reason to wait for the next token and try again within this budget, never a
+        verdict by itself. When no token can be had in time the verdict is
+        V(inconclusive) with C(rate limited, retry in N s).
+      - V(0) never waits.
+    type: float
+    default: 60
+  rate_limit_dir:
+    description:
+      - Directory of the controller's connection buckets, one JSON file per server.
+      - Defaults to C($XDG_CACHE_HOME/cytube-shipit/ratelimit) (C(~/.cache/...) without
+        C(XDG_CACHE_HOME)); a private directory under the system's temporary directory
+        is used when that is not writable.
+    type: path
   forwarded_for:
     description:
       - FOR LOCAL TESTING ONLY. Sends C(X-Forwarded-For) with this IP address.
@@ -169,9 +189,9 @@ options:
         rate limit and guest cooldown. Public servers ignore it.
     type: str
 notes:
-  - "Wall time is bounded: at most about 5 x O(connect_timeout) + O(repeat) x
-    O(reply_timeout) + (O(repeat) - 1) x O(interval) + 3 seconds. The connection is
-    closed on every path."
+  - "Wall time is bounded: at most about O(rate_limit_wait) + 5 x O(connect_timeout) +
+    O(repeat) x O(reply_timeout) + (O(repeat) - 1) x O(interval) + 3 seconds. The
+    connection is closed on every path."
   - "Verdict rules: a failing C(socketconfig), C(connect) (including C(Rate limit
     exceeded)), C(join) or C(login) check, a kick, a lost connection, or CyTube not
     delivering the probe's own command (no echo, C(cooldown), C(noflood),
@@ -316,6 +336,7 @@ elapsed_ms:
 """
 
 import sys
+from typing import Any, Dict, List
 
 if __name__ == "__main__" and "aiohttp" not in sys.modules:
     # Only in the module's own process: python-socketio's package import pulls in its
@@ -339,13 +360,26 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
 
+#: options of this module on top of the shared probe options (cytube_check_spec)
+RATE_LIMIT_SPEC = {
+    "rate_limit_wait": {"type": "float", "default": 60.0},
+    "rate_limit_dir": {"type": "path"},
+}
+
+
+def rate_limit_errors(params: Dict[str, Any]) -> List[str]:
+    wait = params.get("rate_limit_wait")
+    if wait is None or wait < 0:
+        return ["rate_limit_wait %r must be 0 or more seconds (0 = never wait for a connection token)" % wait]
+    return []
+
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=dict(argument_spec(), **RATE_LIMIT_SPEC), supports_check_mode=True)
     params = module.params
     secrets = [s for s in (params.get("probe_password"), params.get("channel_password")) if s]
 
-    errors = validate(params)
+    errors = validate(params) + rate_limit_errors(params)
     if errors:
         module.fail_json(
             msg=scrub("invalid options: " + "; ".join(errors), secrets),
@@ -359,6 +393,8 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("websocket-client"), exception=WEBSOCKET_IMPORT_ERROR)
 
     cfg = to_config(params)
+    cfg.rate_limit_wait = float(params["rate_limit_wait"])
+    cfg.rate_limit_dir = params.get("rate_limit_dir")
     try:
         report = run_probe(cfg)
     except Exception as exc:  # never leak a secret through an unexpected traceback

@@ -306,9 +306,14 @@ def parse_result(output: str) -> tuple[str, dict[str, Any]]:
     return found.group(1), result
 
 
+#: the controller's connection buckets of this test run (never the operator's cache)
+RATE_LIMIT_CACHE = Path(os.environ.get("TMPDIR", "/tmp")) / f"cytube-check-live-{os.getpid()}"
+
+
 def ansible_env() -> dict[str, str]:
     return dict(
         os.environ,
+        XDG_CACHE_HOME=str(RATE_LIMIT_CACHE),
         PATH=f"{Path(PYTHON).parent}:{os.environ.get('PATH', '')}",
         ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
         ANSIBLE_LOCALHOST_WARNING="False",
@@ -479,20 +484,121 @@ def test_dropped_chat_is_inconclusive(cytube: StandIn, channel: str, start_bot: 
     assert "no echo" in run.result["msg"]
 
 
-def test_rate_limited_probe_is_inconclusive(cytube: StandIn, channel: str, start_bot: BotFactory) -> None:
+def _empty_the_bucket(cytube: StandIn, ip: str) -> None:
+    """Five connections from ``ip`` that the controller's bucket does not know about."""
     import socketio
 
-    start_bot()
-    ip = fresh_ip()
     for _ in range(5):  # CyTube's bucket: 5 connections, then one per 10 s
         client = socketio.Client(reconnection=False)
         client.connect(cytube.io_url, headers={"X-Forwarded-For": ip}, transports=["websocket"], wait_timeout=5)
         client.disconnect()
+
+
+def test_rate_limited_probe_without_wait_budget_is_inconclusive(
+    cytube: StandIn, channel: str, start_bot: BotFactory
+) -> None:
+    start_bot()
+    ip = fresh_ip()
+    _empty_the_bucket(cytube, ip)
     refused = cytube.counter("connections_rate_limited")
-    run = run_check(module_args(cytube, channel, forwarded_for=ip))
+    run = run_check(module_args(cytube, channel, forwarded_for=ip, rate_limit_wait=0))
     assert run.verdict == "inconclusive" and run.result["failed_check"] == "connect"
-    assert "Rate limit exceeded" in run.result["msg"]
+    assert "CyTube refused the connection: Rate limit exceeded" in run.result["msg"]
+    assert "rate limited, retry in 1" in run.result["msg"]  # 10.25 s: "retry in 11 s"
     assert cytube.counter("connections_rate_limited") == refused + 1  # one attempt, no retry
+
+
+def test_rate_limit_refusal_is_waited_out_within_the_budget(
+    cytube: StandIn, channel: str, start_bot: BotFactory
+) -> None:
+    start_bot()
+    ip = fresh_ip()
+    _empty_the_bucket(cytube, ip)
+    refused = cytube.counter("connections_rate_limited")
+    accepted = cytube.counter("connections_accepted")
+    run = run_check(module_args(cytube, channel, forwarded_for=ip, rate_limit_wait=15))
+    assert run.verdict == "healthy", run.result["msg"]
+    connect = run.checks("connect")[0]
+    assert "1 attempt(s) refused by CyTube: Rate limit exceeded" in connect["seen"]
+    assert cytube.counter("connections_rate_limited") == refused + 1
+    assert cytube.counter("connections_accepted") == accepted + 1
+
+
+def _in_process_probe(cytube: StandIn, channel: str, ip: str, state_dir: Path, limiter: Any = None) -> Any:
+    from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import ARGUMENT_SPEC, to_config
+    from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
+
+    defaults = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
+    cfg = to_config({**defaults, **module_args(cytube, channel, forwarded_for=ip)})
+    cfg.rate_limit_dir = str(state_dir)
+    return run_probe(cfg, limiter=limiter)
+
+
+@pytest.mark.timeout(240)
+def test_ten_probes_in_a_row_all_get_the_right_verdict(
+    cytube: StandIn, channel: str, start_bot: BotFactory, tmp_path: Path
+) -> None:
+    from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import NoLimit
+
+    start_bot()
+    ip = fresh_ip()
+    # without the controller's bucket, CyTube's limit decides half of the verdicts
+    blind = [_in_process_probe(cytube, channel, ip, tmp_path, limiter=NoLimit()).verdict for _ in range(10)]
+    assert blind.count("inconclusive") == 5, blind
+    cytube.admin("POST", "/admin/reset", {})  # refill CyTube's buckets
+    refused = cytube.counter("connections_rate_limited")
+    reports = [_in_process_probe(cytube, channel, ip, tmp_path) for _ in range(10)]
+    assert [r.verdict for r in reports] == ["healthy"] * 10, [r.msg for r in reports]
+    assert cytube.counter("connections_rate_limited") == refused  # queued, never refused
+    waits = [r.elapsed_ms for r in reports]
+    assert all(w < 8000 for w in waits[:5]) and all(w >= 10000 for w in waits[5:]), waits
+
+
+@pytest.mark.timeout(240)
+def test_concurrent_probes_queue_on_the_shared_bucket(
+    cytube: StandIn, channel: str, start_bot: BotFactory, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    start_bot()
+    ip = fresh_ip()
+    refused = cytube.counter("connections_rate_limited")
+    with ThreadPoolExecutor(max_workers=7) as pool:
+        reports = list(pool.map(lambda _: _in_process_probe(cytube, channel, ip, tmp_path), range(7)))
+    assert [r.verdict for r in reports] == ["healthy"] * 7, [r.msg for r in reports]
+    assert cytube.counter("connections_rate_limited") == refused
+
+
+def test_unreachable_socketio_port_names_the_real_cause(cytube: StandIn, channel: str) -> None:
+    import http.server
+    import socket
+    import threading
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    body = json.dumps({"servers": [{"url": f"http://127.0.0.1:{dead_port}", "secure": False}]}).encode()
+
+    class Socketconfig(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Socketconfig)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run = run_check(module_args(cytube, channel, server_url=f"http://127.0.0.1:{server.server_address[1]}"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.verdict == "inconclusive" and run.result["failed_check"] == "connect"
+    assert f"TCP connection refused on 127.0.0.1:{dead_port}" in run.result["msg"]
+    assert "refused by CyTube" not in run.result["msg"]
 
 
 def test_wrong_probe_password_is_inconclusive(cytube: StandIn, channel: str, start_bot: BotFactory) -> None:

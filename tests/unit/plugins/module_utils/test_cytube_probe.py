@@ -28,6 +28,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     decode_chat_html,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import NetworkFailure
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import ConnectionBudget
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -61,6 +62,9 @@ class FakeSession:
         self.world.connect_urls.append(url)
         if self.world.connect_exception is not None:
             raise self.world.connect_exception
+        if self.world.refuse_connects > 0:
+            self.world.refuse_connects -= 1
+            raise CytubeConnectError("refused by CyTube: Rate limit exceeded", refused_reason="Rate limit exceeded")
         if self.world.connect_error:
             raise CytubeConnectError(
                 f"refused by CyTube: {self.world.connect_error}", refused_reason=self.world.connect_error
@@ -137,6 +141,7 @@ class FakeCytube:
         self.emitted: list[tuple[str, Any]] = []
         self.rounds = 0
         self.connect_exception: Optional[Exception] = None
+        self.refuse_connects = 0
         self.registered = True
 
     def default_reply(self, text: str) -> Optional[str]:
@@ -238,9 +243,16 @@ def run(
     cfg: Optional[cp.ProbeConfig] = None,
     fetch: Callable[..., Any] = good_fetch,
     token: Optional[str] = TOKEN,
+    limiter: Optional[Any] = None,
 ) -> cp.ProbeReport:
     factory = (lambda: token) if token else cp.make_token
-    return cp.run_probe(cfg or config(), session_factory=world.session_factory, fetch=fetch, token_factory=factory)
+    return cp.run_probe(
+        cfg or config(),
+        session_factory=world.session_factory,
+        fetch=fetch,
+        token_factory=factory,
+        limiter=limiter or cp.NoLimit(),
+    )
 
 
 def names(report: cp.ProbeReport) -> list[str]:
@@ -537,6 +549,51 @@ def test_rate_limit_is_inconclusive() -> None:
     assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "connect"
     assert "CyTube refused the connection: Rate limit exceeded (per-IP limit" in report.msg
     assert all(s.closed for s in world.sessions)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 5_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_a_rate_limit_refusal_waits_for_the_next_token_and_retries(tmp_path: Any) -> None:
+    clock = FakeClock()
+    limiter = ConnectionBudget("cytube.test_8443", str(tmp_path), clock=clock.time, sleep=clock.sleep)
+    world = FakeCytube()
+    world.refuse_connects = 1  # another client behind our address emptied CyTube's bucket
+    report = run(world, config(rate_limit_wait=30), limiter=limiter)
+    assert report.verdict == cp.HEALTHY, report.msg
+    assert clock.slept == [pytest.approx(10.25)]  # the refusal emptied our copy of the bucket
+    assert len(world.sessions) == 2 and all(s.closed for s in world.sessions)  # never reconnects a session
+    connect = report.checks[names(report).index("connect")]
+    assert "waited 10.2 s for a connection token; 1 attempt(s) refused by CyTube: Rate limit exceeded" in connect.seen
+
+
+def test_an_empty_bucket_beyond_the_wait_budget_is_inconclusive_without_connecting(tmp_path: Any) -> None:
+    clock = FakeClock()
+    limiter = ConnectionBudget("cytube.test_8443", str(tmp_path), clock=clock.time, sleep=clock.sleep)
+    limiter.reserve(5, 0)  # five recent probes from this controller
+    world = FakeCytube()
+    report = run(world, config(rate_limit_wait=4), limiter=limiter)
+    assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "connect"
+    assert "rate limited, retry in 7 s" in report.msg
+    assert world.connect_urls == [] and clock.slept == []
+
+
+def test_probes_in_a_row_take_tokens_and_wait_for_them(tmp_path: Any) -> None:
+    clock = FakeClock()
+    limiter = ConnectionBudget("cytube.test_8443", str(tmp_path), clock=clock.time, sleep=clock.sleep)
+    verdicts = [run(FakeCytube(), config(rate_limit_wait=15), limiter=limiter).verdict for _ in range(7)]
+    assert verdicts == [cp.HEALTHY] * 7
+    assert clock.slept == pytest.approx([10.25, 10.25])
 
 
 @pytest.mark.parametrize(

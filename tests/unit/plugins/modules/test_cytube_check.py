@@ -94,6 +94,19 @@ def test_invalid_options_fail_before_any_probe(monkeypatch: pytest.MonkeyPatch, 
     assert len(result["errors"]) == 2
 
 
+def test_rate_limit_options_reach_the_probe(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    code, _result, calls = run_module(monkeypatch, capsys, args(rate_limit_wait=7.5, rate_limit_dir="/tmp/rl"))
+    assert code == 0 and calls[0].rate_limit_wait == 7.5 and calls[0].rate_limit_dir == "/tmp/rl"
+    _code, _result, default = run_module(monkeypatch, capsys, args())
+    assert default[0].rate_limit_wait == 60.0 and default[0].rate_limit_dir is None
+
+
+def test_negative_rate_limit_wait_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    code, result, calls = run_module(monkeypatch, capsys, args(rate_limit_wait=-1))
+    assert code == 1 and calls == []
+    assert "rate_limit_wait -1.0 must be 0 or more seconds" in result["msg"]
+
+
 def test_unknown_fail_on_choice_is_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     code, result, calls = run_module(monkeypatch, capsys, args(fail_on=["broken"]))
     assert code == 1 and calls == [] and "fail_on" in result["msg"]
@@ -167,8 +180,9 @@ def test_documentation_matches_the_argument_spec() -> None:
     doc = yaml.safe_load(cytube_check.DOCUMENTATION)
     from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import ARGUMENT_SPEC
 
-    assert set(doc["options"]) == set(ARGUMENT_SPEC)
-    for name, option in ARGUMENT_SPEC.items():
+    spec = dict(ARGUMENT_SPEC, **cytube_check.RATE_LIMIT_SPEC)
+    assert set(doc["options"]) == set(spec)
+    for name, option in spec.items():
         documented = doc["options"][name]
         assert documented["type"] == option["type"], name
         assert documented.get("required", False) == option.get("required", False), name
