@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_identity import holder_alive, identity
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_WAIT, describe_holder
 
 MODULE = "cytube.shipit.channel_lock"
 
@@ -25,7 +25,7 @@ class ActionModule(ActionBase):
             if key in args:
                 raise AnsibleActionFail("%s is set by the channel_lock action plugin, not by the task" % key)
         try:
-            wait = float(args.get("wait", 60))
+            wait = float(args.get("wait", DEFAULT_LOCK_WAIT))
             poll = max(0.05, float(args.get("poll", 0.5)))
         except (TypeError, ValueError):
             raise AnsibleActionFail("wait and poll must be numbers of seconds") from None
@@ -56,7 +56,7 @@ class ActionModule(ActionBase):
                         task_vars.get("inventory_hostname", "?"),
                         args.get("channel"),
                         describe_holder(holder),
-                        args.get("wait", 60),
+                        args.get("wait", DEFAULT_LOCK_WAIT),
                     )
                 )
             if time.monotonic() >= deadline:
@@ -77,7 +77,7 @@ class ActionModule(ActionBase):
                         where,
                         describe_holder(holder),
                         time.monotonic() - started,
-                        args.get("wait", 60),
+                        args.get("wait", DEFAULT_LOCK_WAIT),
                         hint,
                     )
                 )

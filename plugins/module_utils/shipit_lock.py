@@ -23,16 +23,19 @@ import os
 import time
 from typing import Any, Dict, Optional
 
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import (
-    ChannelLayout,
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
     atomic_write,
     dump_json,
     iso,
     makedirs,
     read_json,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
 
 LOCK_VERSION = 1
+#: Seconds a second run waits for the lock, and after which a lock held from another controller is stale.
+DEFAULT_LOCK_WAIT = 120
+DEFAULT_LOCK_TTL = 1800
 
 
 class _Guard:

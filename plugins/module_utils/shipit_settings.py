@@ -16,6 +16,7 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_RE,
     CHANNEL_RULE,
@@ -46,8 +47,6 @@ THRESHOLDS: Dict[str, Tuple[type, float, bool]] = {
     "max_failures": (int, 0, True),
 }
 DEFAULT_KEEP_RELEASES = 5
-DEFAULT_LOCK_WAIT = 120
-DEFAULT_LOCK_TTL = 1800
 ROLLBACK_WORDS = ("previous", "list")
 SOURCE_HOWTO = (
     "give the bot to deploy as a wheel file (-e shipit_bot_source=dist/mybot-1.2.3-py3-none-any.whl), "

@@ -40,7 +40,7 @@ options:
   wait:
     description: Seconds to wait for a lock held by another live run before failing.
     type: float
-    default: 60
+    default: 120
   poll:
     description: Seconds between two attempts while waiting.
     type: float
@@ -138,6 +138,7 @@ live:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
@@ -152,9 +153,9 @@ def main() -> None:
         argument_spec=dict(
             **CHANNEL_LAYOUT_ARGUMENT_SPEC,
             state=dict(type="str", choices=["acquired", "released"], default="acquired"),
-            wait=dict(type="float", default=60.0),
+            wait=dict(type="float", default=float(DEFAULT_LOCK_WAIT)),
             poll=dict(type="float", default=0.5),
-            ttl=dict(type="int", default=1800),
+            ttl=dict(type="int", default=DEFAULT_LOCK_TTL),
             purpose=dict(type="str"),
             token=dict(type="str", no_log=False),
             owner=dict(type="dict"),
