@@ -116,13 +116,27 @@ def redact(text: str, token: str) -> str:
     return text if len(text) <= ERROR_TEXT_LIMIT else text[: ERROR_TEXT_LIMIT - 3] + "..."
 
 
+def detail_text(detail: Any) -> str:
+    """The API's error detail in one line: ``field: message`` for each problem it lists."""
+    if not isinstance(detail, list):
+        return str(detail)
+    problems = []
+    for item in detail[:3]:
+        if isinstance(item, dict):
+            where = item.get("field") or ".".join(str(part) for part in item.get("loc") or ())
+            problems.append("%s: %s" % (where or "?", item.get("message") or item.get("msg") or item))
+        else:
+            problems.append(str(item))
+    return "; ".join(problems) + ("; ..." if len(detail) > 3 else "")
+
+
 def describe_refusal(response: requests.Response) -> str:
     """A short reason for a non-200 answer (the API's own detail when it gives one)."""
     detail = ""
     try:
         body = response.json()
         if isinstance(body, dict) and body.get("detail") is not None:
-            detail = ": %s" % (body["detail"],)
+            detail = ": %s" % detail_text(body["detail"])
     except ValueError:
         pass
     hint = " (the token was refused: check the dashboard ingest token)" if response.status_code in (401, 403) else ""

@@ -64,7 +64,8 @@ def make_handler(store: Store) -> type[BaseHTTPRequestHandler]:
             outcomes = body["outcomes"] if "outcomes" in body else [body]
             for index, outcome in enumerate(outcomes):
                 if outcome.get("status") == "nonsense":
-                    return self.answer(422, {"detail": f"outcomes[{index}].status: not a known status"})
+                    problem = {"index": index, "field": "status", "message": "'nonsense' is not one of the statuses"}
+                    return self.answer(422, {"detail": [problem]})
             results = []
             for outcome in outcomes:
                 known = outcome["id"] in store.rows
@@ -134,7 +135,9 @@ def test_one_invalid_outcome_does_not_hold_back_the_batch(dashboard: tuple[str, 
     outcomes = [outcome(1), outcome(2, status="nonsense"), outcome(3)]
     report = shipper(url).ship(outcomes)
     assert report.acked == [outcome(1)["id"], outcome(3)["id"]]
-    assert report.unacked == [{"id": outcome(2)["id"], "error": "HTTP 422: outcomes[0].status: not a known status"}]
+    assert report.unacked == [
+        {"id": outcome(2)["id"], "error": "HTTP 422: status: 'nonsense' is not one of the statuses"}
+    ]
     assert set(store.rows) == {outcome(1)["id"], outcome(3)["id"]}
 
 

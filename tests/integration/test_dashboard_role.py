@@ -1,0 +1,184 @@
+"""The dashboard on sandbox-3 and the shipping of outcomes from a bot host's journal.
+
+Installs the dashboard with playbooks/dashboard.yml (through molecule/dashboard/converge.yml,
+so the sandbox settings apply), journals an outcome on the host, and runs
+playbooks/tasks/ship_outcomes.yml as a deploy does at its end:
+
+- dashboard stopped: the run succeeds with a warning, the outcome stays unsent;
+- dashboard back: the next run ships it and marks it sent;
+- the journal replayed twice (sent marks lost): the dashboard still holds one row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import REPO_ROOT, SandboxCli, SandboxHost, SandboxHosts, read_sandbox_inventory, sandbox_is_up
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(600)]
+
+HOST = "sandbox-3"
+UNIT = "shipit-dashboard@main.service"
+PORT = 8095
+TOKEN_FILE = Path("/run/cytube-shipit/sandbox/dashboard-token")
+CHANNEL = "shipit-sandbox"
+SHIPPED_LINE = re.compile(r"SHIPPED stored=(\d+) duplicate=(\d+) unacked=(\d+) marked=(\d+)")
+SHIP_PLAYBOOK = """
+- name: Ship outcomes as the end of a deploy does
+  hosts: {host}
+  gather_facts: false
+  tasks:
+    - name: Ship
+      ansible.builtin.include_tasks: {tasks}
+    - name: Report
+      ansible.builtin.debug:
+        msg: >-
+          SHIPPED stored={{{{ shipit_ship_result.stored | default([]) | length }}}}
+          duplicate={{{{ shipit_ship_result.duplicate | default([]) | length }}}}
+          unacked={{{{ shipit_ship_result.unacked | default([]) | length }}}}
+          marked={{{{ shipit_ship_marked.marked | default([]) | length }}}}
+"""
+
+
+def ansible_playbook(*args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    argv = [str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(REPO_ROOT / "inventories" / "sandbox")]
+    return subprocess.run(
+        [*argv, *args], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=500
+    )
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> SandboxHosts:
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox hosts need root")
+    cli = SandboxCli()
+    if not sandbox_is_up(cli, 3):
+        done = cli.run("up", "--hosts", "3")
+        assert done.returncode == 0, done.stdout + done.stderr
+    return read_sandbox_inventory()
+
+
+@pytest.fixture(scope="module")
+def dashboard_host(sandbox: SandboxHosts) -> SandboxHost:
+    done = ansible_playbook(
+        str(REPO_ROOT / "molecule" / "dashboard" / "converge.yml"), "-e", f"shipit_dashboard_hosts={HOST}"
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return next(host for host in sandbox.hosts if host.name == HOST)
+
+
+@pytest.fixture
+def journal_root(sandbox: SandboxHosts, dashboard_host: SandboxHost) -> Iterator[str]:
+    root = f"/srv/shipit-ship-test-{uuid.uuid4().hex[:8]}"
+    yield root
+    sandbox.ssh(dashboard_host, f"systemctl start {UNIT}; rm -rf {root}")
+
+
+def journaled_outcome(sandbox: SandboxHosts, host: SandboxHost, root: str) -> dict[str, Any]:
+    outcome = json.loads((REPO_ROOT / "tests" / "fixtures" / "outcomes" / "deploy_success.json").read_text())
+    run_id = f"itest-{uuid.uuid4().hex[:12]}"
+    outcome.update(id=f"{run_id}:deploy:{CHANNEL}:{HOST}", run_id=run_id, host=HOST)
+    state_dir = f"{root}/{CHANNEL}/.shipit"
+    line = json.dumps(outcome, separators=(",", ":"))
+    done = sandbox.ssh(
+        host, f"mkdir -p {state_dir} && printf '%s\\n' {shlex.quote(line)} >> {state_dir}/outcomes.jsonl"
+    )
+    assert done.returncode == 0, done.stderr
+    return outcome
+
+
+def ship(tmp_path: Path, host: SandboxHost, root: str, token: str) -> tuple[str, tuple[int, int, int, int]]:
+    playbook = tmp_path / "ship.yml"
+    tasks = REPO_ROOT / "playbooks" / "tasks" / "ship_outcomes.yml"
+    playbook.write_text(SHIP_PLAYBOOK.format(host=HOST, tasks=tasks))
+    url = f"http://{host.address}:{PORT}"
+    done = ansible_playbook(
+        str(playbook),
+        "-vvv",
+        "-e",
+        json.dumps({"shipit_root": root, "shipit_dashboard_url": url, "shipit_dashboard_token": token}),
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-4000:]
+    assert token not in output
+    counts = SHIPPED_LINE.search(output)
+    assert counts, output[-4000:]
+    stored, duplicate, unacked, marked = (int(value) for value in counts.groups())
+    return output, (stored, duplicate, unacked, marked)
+
+
+def sent_ids(sandbox: SandboxHosts, host: SandboxHost, root: str) -> set[str]:
+    done = sandbox.ssh(host, f"cat {root}/{CHANNEL}/.shipit/outcomes.sent 2>/dev/null || true")
+    return {line for line in done.stdout.splitlines() if line}
+
+
+def wait_healthy(url: str, deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"{url}/healthz did not answer within {deadline_s} s"
+        time.sleep(0.2)
+
+
+def rows_with_id(url: str, outcome_id: str) -> int:
+    listing = requests.get(f"{url}/api/deployments", params={"channel": CHANNEL, "limit": 200}, timeout=5)
+    listing.raise_for_status()
+    return sum(1 for item in listing.json()["items"] if item["id"] == outcome_id)
+
+
+def test_a_dashboard_that_is_down_warns_and_the_next_run_ships_the_backlog(
+    tmp_path: Path, sandbox: SandboxHosts, dashboard_host: SandboxHost, journal_root: str
+) -> None:
+    token = TOKEN_FILE.read_text().strip()
+    url = f"http://{dashboard_host.address}:{PORT}"
+    outcome = journaled_outcome(sandbox, dashboard_host, journal_root)
+
+    assert sandbox.ssh(dashboard_host, f"systemctl stop {UNIT}").returncode == 0
+    output, counts = ship(tmp_path, dashboard_host, journal_root, token)
+    assert f"[WARNING]: dashboard {dashboard_host.address}:{PORT} did not acknowledge 1 of 1 outcome(s)" in output
+    assert counts == (0, 0, 1, 0)
+    assert sent_ids(sandbox, dashboard_host, journal_root) == set()
+
+    assert sandbox.ssh(dashboard_host, f"systemctl start {UNIT}").returncode == 0
+    wait_healthy(url)
+    output, counts = ship(tmp_path, dashboard_host, journal_root, token)
+    assert "[WARNING]: dashboard" not in output
+    assert counts == (1, 0, 0, 1)
+    assert sent_ids(sandbox, dashboard_host, journal_root) == {outcome["id"]}
+    stored = requests.get(f"{url}/api/deployments/{outcome['id']}", timeout=5)
+    assert stored.status_code == 200 and stored.json()["status"] == "success"
+
+    _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
+    assert counts == (0, 0, 0, 0), "an outcome marked sent must not be shipped again"
+
+
+def test_replaying_a_journal_twice_adds_nothing(
+    tmp_path: Path, sandbox: SandboxHosts, dashboard_host: SandboxHost, journal_root: str
+) -> None:
+    token = TOKEN_FILE.read_text().strip()
+    url = f"http://{dashboard_host.address}:{PORT}"
+    outcome = journaled_outcome(sandbox, dashboard_host, journal_root)
+    _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
+    assert counts == (1, 0, 0, 1)
+    for _replay in range(2):
+        # As if the sent marks were lost (a restored host): the whole journal goes again.
+        sandbox.ssh(dashboard_host, f"rm -f {journal_root}/{CHANNEL}/.shipit/outcomes.sent")
+        _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
+        assert counts == (0, 1, 0, 1)
+    assert rows_with_id(url, outcome["id"]) == 1
