@@ -7,6 +7,7 @@ from typing import Any
 
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_core.exceptions import OpenAPIError
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -52,23 +53,32 @@ class Validator:
     def __init__(self, description: dict[str, Any]) -> None:
         self._openapi = OpenAPI.from_dict(description)
 
+    # validate_* only validates; unmarshal_* also builds Python values and is ~25x slower.
     def request_errors(self, request: SeenRequest) -> list[str]:
-        result = self._openapi.unmarshal_request(request)
-        return [_describe(error) for error in result.errors]
+        try:
+            self._openapi.validate_request(request)
+        except OpenAPIError as exc:
+            return [_describe(exc)]
+        return []
 
     def response_errors(self, request: SeenRequest, response: SentResponse) -> list[str]:
         """Problems of a response; statuses the operation does not declare (401, 403, 5xx) are not checked."""
-        result = self._openapi.unmarshal_response(request, response)
-        return [_describe(error) for error in result.errors if not isinstance(error, ResponseNotFound)]
+        try:
+            self._openapi.validate_response(request, response)
+        except ResponseNotFound:
+            return []
+        except OpenAPIError as exc:
+            return [_describe(exc)]
+        return []
 
 
 def _describe(error: BaseException) -> str:
-    details = [str(error)]
-    cause = error.__cause__
+    """The error's kind and the innermost schema messages (what a person needs to fix the request)."""
+    messages: list[str] = []
+    cause: BaseException | None = error
     while cause is not None:
-        details.append(str(cause))
         nested = getattr(cause, "schema_errors", None)
         if nested:
-            details.extend(getattr(item, "message", str(item)) for item in nested)
+            messages = [getattr(item, "message", str(item)) for item in nested]
         cause = cause.__cause__
-    return ": ".join(details)
+    return "%s: %s" % (error, "; ".join(messages)) if messages else str(error)
