@@ -57,9 +57,25 @@ def database(database_url: str) -> Iterator[Database]:
     db.close()
 
 
-@pytest.fixture
-def store(database: Database) -> Store:
-    return Store.open(database)
+@pytest.fixture(scope="session")
+def shared_postgres_url(postgres: PostgresCluster) -> str:
+    return postgres.create_database("shared")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A migrated, empty store; PostgreSQL tests share one database, emptied before each test."""
+    if request.param == "sqlite":
+        db = Database(DatabaseURL.parse(f"sqlite:///{tmp_path / 'outcomes.db'}"))
+        yield Store.open(db)
+        db.close()
+        return
+    db = Database(DatabaseURL.parse(request.getfixturevalue("shared_postgres_url")))
+    store = Store.open(db)
+    with db.write() as query:
+        query.run("TRUNCATE outcomes, channel_state")
+    yield store
+    db.close()
 
 
 def client_for(store: Store, **settings: object) -> TestClient:
