@@ -81,4 +81,4 @@ def _describe(error: BaseException) -> str:
         if nested:
             messages = [getattr(item, "message", str(item)) for item in nested]
         cause = cause.__cause__
-    return "%s: %s" % (error, "; ".join(messages)) if messages else str(error)
+    return f"{error}: {'; '.join(messages)}" if messages else str(error)
