@@ -208,6 +208,116 @@ def journal_tail(run: Runner, unit: str, lines: int = 8) -> List[str]:
     return [line[:300] for line in out.splitlines()] if rc == 0 else []
 
 
+class _Readiness:
+    """What one :func:`wait_ready` call has seen so far of the unit and its health endpoint."""
+
+    def __init__(self, props: Dict[str, str], baseline_restarts: int, first_pid: int) -> None:
+        self.props = props
+        self.baseline_restarts = baseline_restarts
+        self.first_pid = first_pid
+        self.active_since: Optional[float] = None
+        self.ready = False
+        self.failure: Optional[str] = None
+        self.status: Optional[int] = None
+        self.health: Optional[Dict[str, Any]] = None
+        self.error = "not asked yet"
+
+    def running_pid(self) -> int:
+        """The main PID when the unit is active with a process, else 0."""
+        pid = int_prop(self.props, "MainPID")
+        return pid if self.props.get("ActiveState") == "active" else 0
+
+
+def _ready_now(
+    seen: _Readiness,
+    health_url: Optional[str],
+    version: Optional[str],
+    settle: float,
+    deadline: float,
+    clock: Callable[[], float],
+) -> bool:
+    """One look at an active unit: its health endpoint says joined, or (without one) it has settled."""
+    if health_url:
+        seen.status, seen.health, seen.error = health_probe(health_url, timeout=min(2.0, max(0.2, deadline - clock())))
+        return health_ok(seen.status, seen.health, version)
+    return clock() - (seen.active_since or 0.0) >= settle
+
+
+def _poll(
+    run: Runner,
+    unit: str,
+    seen: _Readiness,
+    health_url: Optional[str],
+    version: Optional[str],
+    settle: float,
+    deadline: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> None:
+    """Poll until ``seen`` is ready, the unit fails (waiting longer cannot help) or ``deadline``."""
+    while True:
+        seen.failure = failing(seen.props, seen.baseline_restarts, seen.first_pid)
+        if seen.failure:
+            return
+        pid = seen.running_pid()
+        if pid:
+            seen.first_pid = seen.first_pid or pid
+            if seen.active_since is None:
+                seen.active_since = clock()
+            if _ready_now(seen, health_url, version, settle, deadline, clock):
+                seen.ready = True
+                return
+        if clock() >= deadline:
+            return
+        sleep(POLL_S)
+        seen.props = unit_props(run, unit)
+
+
+def _unit_checks(unit: str, seen: _Readiness, elapsed_ms: int) -> List[Dict[str, Any]]:
+    """``unit_active`` and ``unit_stable`` from what the polling saw last."""
+    reason = seen.failure
+    state_text = describe_state(seen.props)
+    active_ok = seen.props.get("ActiveState") == "active" and not reason
+    if active_ok:
+        active_text = "active"
+    else:
+        active_text = "expected active (running), seen %s%s" % (state_text, " (%s)" % reason if reason else "")
+    return [
+        check_record(
+            "unit_active",
+            active_ok,
+            "active (running)",
+            state_text,
+            latency_ms=elapsed_ms,
+            message="unit %s: %s" % (unit, active_text),
+        ),
+        check_record(
+            "unit_stable",
+            not reason,
+            "no restart since start",
+            reason or "no restart",
+            message="unit %s: %s" % (unit, "stable" if not reason else reason),
+        ),
+    ]
+
+
+def _health_check(health_url: str, version: Optional[str], seen: _Readiness, elapsed_ms: int) -> Dict[str, Any]:
+    """``health``: what the endpoint answered last, and how long it was waited for when it never joined."""
+    text = describe_health(seen.status, seen.health, seen.error)
+    if version and seen.health and seen.health.get("version") not in (None, version):
+        text += " (expected version %s)" % version
+    waited = "" if seen.ready or seen.failure else " after waiting %.1f s" % (elapsed_ms / 1000.0)
+    verdict = "joined" if seen.ready else "expected HTTP 200 with joined=true, seen %s%s" % (text, waited)
+    return check_record(
+        "health",
+        seen.ready,
+        "HTTP 200 with joined=true at %s" % health_url,
+        text + waited,
+        latency_ms=elapsed_ms,
+        message="health endpoint %s: %s" % (health_url, verdict),
+    )
+
+
 def wait_ready(
     run: Runner,
     unit: str,
@@ -227,88 +337,23 @@ def wait_ready(
     Stops early when the unit fails or restarts: waiting longer cannot help.
     """
     start = clock()
-    deadline = start + max(0.0, timeout)
     props = unit_props(run, unit)
     if baseline_restarts is None:
         baseline_restarts = int_prop(props, "NRestarts")
-    first_pid = expect_pid
-    active_since: Optional[float] = None
-    status: Optional[int] = None
-    data: Optional[Dict[str, Any]] = None
-    error = "not asked yet"
-    reason: Optional[str] = None
-    ready = False
-    while True:
-        reason = failing(props, baseline_restarts, first_pid)
-        if reason:
-            break
-        pid = int_prop(props, "MainPID")
-        if props.get("ActiveState") == "active" and pid:
-            first_pid = first_pid or pid
-            if active_since is None:
-                active_since = clock()
-            if health_url:
-                status, data, error = health_probe(health_url, timeout=min(2.0, max(0.2, deadline - clock())))
-                if health_ok(status, data, version):
-                    ready = True
-                    break
-            elif clock() - active_since >= settle:
-                ready = True
-                break
-        if clock() >= deadline:
-            break
-        sleep(POLL_S)
-        props = unit_props(run, unit)
+    seen = _Readiness(props, baseline_restarts, expect_pid)
+    _poll(run, unit, seen, health_url, version, settle, start + max(0.0, timeout), sleep, clock)
     elapsed = int((clock() - start) * 1000)
-    state_text = describe_state(props)
-    active_ok = props.get("ActiveState") == "active" and not reason
-    checks = [
-        check_record(
-            "unit_active",
-            active_ok,
-            "active (running)",
-            state_text,
-            latency_ms=elapsed,
-            message="unit %s: %s"
-            % (
-                unit,
-                "active"
-                if active_ok
-                else "expected active (running), seen %s%s" % (state_text, " (%s)" % reason if reason else ""),
-            ),
-        ),
-        check_record(
-            "unit_stable",
-            not reason,
-            "no restart since start",
-            reason or "no restart",
-            message="unit %s: %s" % (unit, "stable" if not reason else reason),
-        ),
-    ]
+    checks = _unit_checks(unit, seen, elapsed)
     if health_url:
-        seen = describe_health(status, data, error)
-        if version and data and data.get("version") not in (None, version):
-            seen += " (expected version %s)" % version
-        waited = "" if ready or reason else " after waiting %.1f s" % (elapsed / 1000.0)
-        checks.append(
-            check_record(
-                "health",
-                ready,
-                "HTTP 200 with joined=true at %s" % health_url,
-                seen + waited,
-                latency_ms=elapsed,
-                message="health endpoint %s: %s"
-                % (health_url, "joined" if ready else "expected HTTP 200 with joined=true, seen %s%s" % (seen, waited)),
-            )
-        )
+        checks.append(_health_check(health_url, version, seen, elapsed))
     return {
-        "ready": ready and not reason,
+        "ready": seen.ready and not seen.failure,
         "checks": checks,
-        "props": props,
-        "main_pid": int_prop(props, "MainPID"),
-        "restarts": int_prop(props, "NRestarts"),
+        "props": seen.props,
+        "main_pid": int_prop(seen.props, "MainPID"),
+        "restarts": int_prop(seen.props, "NRestarts"),
         "baseline_restarts": baseline_restarts,
-        "health": data,
-        "failure": reason,
+        "health": seen.health,
+        "failure": seen.failure,
         "elapsed_ms": elapsed,
     }

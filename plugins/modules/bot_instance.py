@@ -423,27 +423,37 @@ class Instance:
 
     # ----------------------------------------------------------------- actions
     def started(self) -> Dict[str, Any]:
-        lay = self.layout
         self.mark("start")
+        result = self.plan()
+        self.prepare_host(result)
+        self.mark("setup")
+        props = unit_props(self.run, self.unit) if not (self.check_mode and result["unit_changed"]) else {}
+        running = self.running_release(props)
+        restart = self.activate(result, props, running)
+        if self.check_mode:
+            result["running_release"] = result["release"] if restart else running
+            return result
+        props = self.check_ready(result, restart)
+        result["running_release"] = self.running_release(props)
+        self.mark("checks")
+        result["timings_ms"] = self.timings
+        if self.p["wait"] and not result["ready"]:
+            self.explain_not_ready(result, props)
+        return result
+
+    def plan(self) -> Dict[str, Any]:
+        """Which release to activate, what it replaces and where a rollback would go; nothing changes yet."""
+        lay = self.layout
         state = load_state(lay)
         releases = scan_releases(lay)
         previous = current_release(lay)
         release = self.resolve_release(state, releases, previous)
-        target = rollback_target(state, releases, exclude=[release], current=release)
-        if (
-            target is None
-            and previous
-            and previous != release
-            and release_complete(lay, previous)
-            and not is_bad(state, previous)
-        ):
-            target = previous
         manifest = read_json(lay.manifest_path(release)) or {}
-        result: Dict[str, Any] = {
+        return {
             "unit": self.unit,
             "release": release,
             "previous_release": previous,
-            "rollback_target": target,
+            "rollback_target": self.rollback_target_of(state, releases, release, previous),
             "version": manifest.get("version"),
             "status": release_status(state, release),
             "recorded_live": bool(state["stack"]) and state["stack"][-1] == release,
@@ -457,87 +467,107 @@ class Instance:
             "restarts": 0,
             "running_release": None,
         }
+
+    def rollback_target_of(
+        self, state: Dict[str, Any], releases: List[Any], release: str, previous: Optional[str]
+    ) -> Optional[str]:
+        target = rollback_target(state, releases, exclude=[release], current=release)
+        if target is None and previous and previous != release:
+            # No verified history to go back to: the release being replaced is the way back, if usable.
+            if release_complete(self.layout, previous) and not is_bad(state, previous):
+                return previous
+        return target
+
+    def prepare_host(self, result: Dict[str, Any]) -> None:
+        """The bot's user, directories, secrets and unit file."""
         self.ensure_user()
         self.ensure_dirs()
         result["secrets_changed"] = self.ensure_secrets()
         result["unit_changed"] = self.ensure_unit()
-        self.mark("setup")
-        props = unit_props(self.run, self.unit) if not (self.check_mode and result["unit_changed"]) else {}
-        running = self.running_release(props)
-        switched = previous != release or not os.path.islink(lay.current)
+
+    def activate(self, result: Dict[str, Any], props: Dict[str, str], running: Optional[str]) -> bool:
+        """Switch ``current``, enable the unit and restart it when needed; True when it is (re)started."""
+        switched = result["previous_release"] != result["release"] or not os.path.islink(self.layout.current)
         if switched and not self.check_mode:
-            switch_current(lay, release)
+            switch_current(self.layout, result["release"])
         result["switched"] = switched
-        active = props.get("ActiveState") == "active"
+        restart = self.needs_restart(result, props, running)
+        self.ensure_enabled(props)
+        if restart:
+            self.restart()
+            result["restarted"] = True
+        if switched or result["unit_changed"] or result["secrets_changed"]:
+            self.changed = True
+        return restart
+
+    def needs_restart(self, result: Dict[str, Any], props: Dict[str, str], running: Optional[str]) -> bool:
         mode = self.p["restart"]
-        need = mode == "always" or (
-            mode == "auto"
-            and (
-                switched
-                or result["unit_changed"]
-                or bool(result["secrets_changed"])
-                or not active
-                or running != release
-            )
+        if mode != "auto":
+            return mode == "always"
+        return bool(
+            result["switched"]
+            or result["unit_changed"]
+            or result["secrets_changed"]
+            or props.get("ActiveState") != "active"
+            or running != result["release"]
         )
+
+    def ensure_enabled(self, props: Dict[str, str]) -> None:
         if self.p["enable"] and props.get("UnitFileState") not in ("enabled", "enabled-runtime", "static"):
             self.changed = True
             if not self.check_mode:
                 self.must(["systemctl", "enable", "--quiet", self.unit])
-        if need:
-            self.changed = True
-            result["restarted"] = True
-            if not self.check_mode:
-                # The start limit bounds crash loops, not deploys: explicit restarts count towards it
-                # too, so clear it (and any failed state) first.
-                self.run(["systemctl", "reset-failed", self.unit])
-                self.must(["systemctl", "restart", self.unit])
-                self.mark("restart")
-        if switched or result["unit_changed"] or result["secrets_changed"]:
-            self.changed = True
+
+    def restart(self) -> None:
+        self.changed = True
         if self.check_mode:
-            result["running_release"] = release if need else running
-            return result
-        if self.p["wait"]:
-            waited = wait_ready(
-                self.run,
-                self.unit,
-                self.p["health_url"],
-                self.p["ready_timeout"] if need else min(self.p["ready_timeout"], 5.0),
-                self.p["settle"] if need else 0.0,
-                version=self.p["expect_version"],
-            )
-            result.update(
-                ready=waited["ready"], checks=waited["checks"], main_pid=waited["main_pid"], restarts=waited["restarts"]
-            )
-            props = waited["props"]
-            self.mark("ready")
-            if self.p["journal"] and not waited["failure"]:
-                invocation = props.get("InvocationID", "")
-                journal = journal_check(self.run, self.unit, invocation, self.p["journal_pattern"])[0]
-                result["checks"].append(journal)
-                result["ready"] = bool(result["ready"] and journal["ok"])
-        else:
+            return
+        # The start limit bounds crash loops, not deploys: explicit restarts count towards it
+        # too, so clear it (and any failed state) first.
+        self.run(["systemctl", "reset-failed", self.unit])
+        self.must(["systemctl", "restart", self.unit])
+        self.mark("restart")
+
+    def check_ready(self, result: Dict[str, Any], restarted: bool) -> Dict[str, str]:
+        """Wait for readiness (with O(wait)) and check the journal; the unit's last properties."""
+        if not self.p["wait"]:
             props = unit_props(self.run, self.unit)
             result.update(main_pid=int_prop(props, "MainPID"), restarts=int_prop(props, "NRestarts"))
-        result["running_release"] = self.running_release(props)
-        self.mark("checks")
-        result["timings_ms"] = self.timings
-        if self.p["wait"] and not result["ready"]:
-            failed = [c for c in result["checks"] if not c["ok"]]
-            names = [c["name"] for c in failed]
-            if "unit_active" in names:  # the same story told twice
-                failed = [c for c in failed if c["name"] != "unit_stable"]
-            result["failed_check"] = failed[0]["name"] if failed else "unit_active"
-            result["journal"] = journal_tail(self.run, self.unit)
-            result["msg"] = "release %s on channel %s is not ready: %s; last log lines: %s" % (
-                release,
-                self.p["channel"],
-                "; ".join(c["message"] for c in failed) or describe_state(props),
-                " | ".join(result["journal"][-5:]) or "none",
-            )
-            result["failed"] = True
-        return result
+            return props
+        waited = wait_ready(
+            self.run,
+            self.unit,
+            self.p["health_url"],
+            self.p["ready_timeout"] if restarted else min(self.p["ready_timeout"], 5.0),
+            self.p["settle"] if restarted else 0.0,
+            version=self.p["expect_version"],
+        )
+        result.update(
+            ready=waited["ready"], checks=waited["checks"], main_pid=waited["main_pid"], restarts=waited["restarts"]
+        )
+        self.mark("ready")
+        if self.p["journal"] and not waited["failure"]:
+            invocation = waited["props"].get("InvocationID", "")
+            journal = journal_check(self.run, self.unit, invocation, self.p["journal_pattern"])[0]
+            result["checks"].append(journal)
+            result["ready"] = bool(result["ready"] and journal["ok"])
+        return waited["props"]
+
+    def explain_not_ready(self, result: Dict[str, Any], props: Dict[str, str]) -> None:
+        """The failed check, the last log lines and one message naming them; the task fails."""
+        failed = [c for c in result["checks"] if not c["ok"]]
+        names = [c["name"] for c in failed]
+        if "unit_active" in names:  # the same story told twice
+            failed = [c for c in failed if c["name"] != "unit_stable"]
+        result["failed_check"] = failed[0]["name"] if failed else "unit_active"
+        result["journal"] = journal_tail(self.run, self.unit)
+        result["msg"] = "release %s on channel %s is not ready: %s; last log lines: %s" % (
+            result["release"],
+            self.p["channel"],
+            "; ".join(c["message"] for c in failed) or describe_state(props),
+            " | ".join(result["journal"][-5:]) or "none",
+        )
+        result["failed"] = True
 
     def stopped(self) -> Dict[str, Any]:
         previous = current_release(self.layout)
