@@ -33,5 +33,8 @@ class ActionModule(ActionBase):
         if problems:
             result["failed"] = True
             result["failed_check"] = "inputs"
-            result["msg"] = "Check the inputs of channel %s: %s." % (settings.get("channel") or "(not set)", "; ".join(problems))
+            result["msg"] = "Check the inputs of channel %s: %s." % (
+                settings.get("channel") or "(not set)",
+                "; ".join(problems),
+            )
         return result

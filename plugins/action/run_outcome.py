@@ -17,6 +17,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_outcome impor
     CHECK,
     INVALID,
     KINDS,
+    SUCCESS,
     build_outcome,
     failure_text,
     last_phase,
@@ -44,7 +45,9 @@ FACTS = (
 
 def run_start(marks: Dict[str, Any]) -> float:
     """When the run started: the first phase mark (validate), else now."""
-    stamps = [float(value) for value in marks.values() if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    stamps = [
+        float(value) for value in marks.values() if isinstance(value, (int, float)) and not isinstance(value, bool)
+    ]
     return min(stamps) if stamps else time.time()
 
 
@@ -70,7 +73,7 @@ class ActionModule(ActionBase):
     """Builds the outcome on the controller; one host round trip records and journals it."""
 
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(FACTS + ("kind", "record", "journal", "pr_number"))
+    _VALID_ARGS = frozenset((*FACTS, "kind", "record", "journal", "pr_number"))
 
     def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
         task_vars = task_vars or {}
@@ -121,7 +124,12 @@ class ActionModule(ActionBase):
         return facts
 
     def _journal(
-        self, args: Dict[str, Any], facts: Dict[str, Any], outcome: Dict[str, Any], token: str, task_vars: Dict[str, Any]
+        self,
+        args: Dict[str, Any],
+        facts: Dict[str, Any],
+        outcome: Dict[str, Any],
+        token: str,
+        task_vars: Dict[str, Any],
     ) -> Dict[str, Any]:
         """One round trip to the host: record the release (success only), journal, unlock."""
         if outcome["status"] in (INVALID, CHECK) or not args.get("journal", True) or not facts.get("channel"):

@@ -51,7 +51,7 @@ def redact_url(text: Optional[str]) -> Optional[str]:
 def utc_stamp(epoch: float) -> str:
     """RFC 3339 UTC with milliseconds, e.g. ``2026-11-29T10:00:05.400Z``."""
     whole = int(epoch)
-    millis = int(round((epoch - whole) * 1000))
+    millis = round((epoch - whole) * 1000)
     if millis == 1000:
         whole, millis = whole + 1, 0
     return "%s.%03dZ" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)), millis)

@@ -16,13 +16,13 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_RE,
     CHANNEL_RULE,
     DEFAULT_ROOT,
     RELEASE_ID_RE,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
 
 PURPOSES = ("deploy", "verify", "rollback")
 USER_RE = re.compile(r"^[\w-]{1,20}$", re.ASCII)
@@ -33,8 +33,22 @@ USER_RULE = "1-20 characters from a-z, A-Z, 0-9, '-' and '_'"
 #: seconds apart, on one connection, at most ``max_failures`` failed rounds), then the host is
 #: checked again. ``ready_timeout``: how long a (re)started bot may take to become ready.
 PROFILES: Dict[str, Dict[str, float]] = {
-    "test": {"connect_timeout": 5, "reply_timeout": 5, "repeat": 1, "interval": 0, "max_failures": 0, "ready_timeout": 30},
-    "prod": {"connect_timeout": 5, "reply_timeout": 3, "repeat": 6, "interval": 10, "max_failures": 0, "ready_timeout": 30},
+    "test": {
+        "connect_timeout": 5,
+        "reply_timeout": 5,
+        "repeat": 1,
+        "interval": 0,
+        "max_failures": 0,
+        "ready_timeout": 30,
+    },
+    "prod": {
+        "connect_timeout": 5,
+        "reply_timeout": 3,
+        "repeat": 6,
+        "interval": 10,
+        "max_failures": 0,
+        "ready_timeout": 30,
+    },
 }
 DEFAULT_PROFILE = "test"
 #: key -> (type, lowest allowed value, whether the lowest value itself is allowed)
@@ -109,7 +123,9 @@ def check_channel(inputs: Inputs) -> str:
 def check_server_url(inputs: Inputs) -> Optional[str]:
     url = inputs.get("server_url")
     if not isinstance(url, str) or not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", url):
-        inputs.problem("shipit_server_url %s is not a web address: use CyTube's address, e.g. https://cytu.be" % _shown(url))
+        inputs.problem(
+            "shipit_server_url %s is not a web address: use CyTube's address, e.g. https://cytu.be" % _shown(url)
+        )
         return None
     if urlsplit(url).username is not None or "@" in urlsplit(url).netloc:
         inputs.problem(
@@ -199,7 +215,8 @@ def _threshold(inputs: Inputs, key: str, value: Any, fallback: Any) -> Any:
         number = None
     if number is None or number < lowest or (number == lowest and not inclusive):
         inputs.problem(
-            "shipit_verify_overrides %s %r is not valid: a number %s %s" % (key, value, ">=" if inclusive else ">", lowest)
+            "shipit_verify_overrides %s %r is not valid: a number %s %s"
+            % (key, value, ">=" if inclusive else ">", lowest)
         )
         return fallback
     return number
@@ -255,9 +272,15 @@ def resolve_inputs(purpose: str, raw: Mapping[str, Any], base_dir: str = ".") ->
         "root": check_root(inputs),
         "environment": str(inputs.get("environment") or ""),
         "rollback": rollback,
-        "keep_releases": inputs.number("keep_releases", DEFAULT_KEEP_RELEASES, int, 0, "a whole number >= 0 (0 keeps every release)"),
-        "lock_wait": inputs.number("lock_wait", DEFAULT_LOCK_WAIT, float, 0, "seconds to wait for the lock, a number >= 0"),
-        "lock_ttl": inputs.number("lock_ttl", DEFAULT_LOCK_TTL, int, 1, "seconds, a whole number >= 1, above the longest deploy"),
+        "keep_releases": inputs.number(
+            "keep_releases", DEFAULT_KEEP_RELEASES, int, 0, "a whole number >= 0 (0 keeps every release)"
+        ),
+        "lock_wait": inputs.number(
+            "lock_wait", DEFAULT_LOCK_WAIT, float, 0, "seconds to wait for the lock, a number >= 0"
+        ),
+        "lock_ttl": inputs.number(
+            "lock_ttl", DEFAULT_LOCK_TTL, int, 1, "seconds, a whole number >= 1, above the longest deploy"
+        ),
     }
     if listing:
         return settings, inputs.problems
@@ -268,10 +291,14 @@ def resolve_inputs(purpose: str, raw: Mapping[str, Any], base_dir: str = ".") ->
     if probe_needed:
         settings["probe_user"] = check_user(inputs, "probe_user")
         check_secret(inputs, "probe_password", "SHIPIT_PROBE_PASSWORD")
-        if settings["probe_user"] and settings["bot_name"] and settings["probe_user"].lower() == settings["bot_name"].lower():
+        if (
+            settings["probe_user"]
+            and settings["bot_name"]
+            and settings["probe_user"].lower() == settings["bot_name"].lower()
+        ):
             inputs.problem(
-                "shipit_probe_user is the bot's own account %s: the probe would kick the bot; use a separate probe account"
-                % settings["bot_name"]
+                "shipit_probe_user is the bot's own account %s: the probe would kick the bot; "
+                "use a separate probe account" % settings["bot_name"]
             )
     if purpose == "deploy":
         check_secret(inputs, "bot_password", "SHIPIT_BOT_PASSWORD")

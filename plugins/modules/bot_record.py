@@ -92,12 +92,12 @@ from typing import Any, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_journal import append_outcome, journal_path
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import record_live
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import jsonschema
 import pytest
-
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_outcome as oc
 
 REPO = Path(__file__).resolve().parents[4]
@@ -29,8 +28,8 @@ UNHEALTHY = {
 INCONCLUSIVE = {"verdict": "inconclusive", "failed_check": "connect", "reason": "CyTube refused", "checks": []}
 
 
-def facts(**extra: Any) -> Dict[str, Any]:
-    base: Dict[str, Any] = {
+def facts(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
         "kind": "deploy",
         "run_id": "gh-1-1",
         "host": "sandbox-1",
@@ -57,11 +56,19 @@ CASES = {
     "success": facts(verdict=HEALTHY),
     "rolled_back": facts(verdict=UNHEALTHY, failure={"phase": "verify"}, rollback=ROLLBACK_VERIFIED),
     "rollback_failed": facts(
-        verdict=UNHEALTHY, failure={"phase": "verify"}, rollback={"result": "failed", "target": {"id": "1.0.0-0123456789"}}
+        verdict=UNHEALTHY,
+        failure={"phase": "verify"},
+        rollback={"result": "failed", "target": {"id": "1.0.0-0123456789"}},
     ),
     "failed": facts(failure={"phase": "build", "message": "pip failed"}, live_after="1.0.0-0123456789"),
-    "inconclusive": facts(verdict=INCONCLUSIVE, failure={"phase": "verify"}, rollback={"result": "skipped", "cause": {"verdict": "inconclusive"}}),
-    "refused": facts(failure={"phase": "lock", "message": "channel is locked by someone"}, release=None, live_after=None),
+    "inconclusive": facts(
+        verdict=INCONCLUSIVE,
+        failure={"phase": "verify"},
+        rollback={"result": "skipped", "cause": {"verdict": "inconclusive"}},
+    ),
+    "refused": facts(
+        failure={"phase": "lock", "message": "channel is locked by someone"}, release=None, live_after=None
+    ),
     "invalid": facts(failure={"phase": "validate", "message": "shipit_channel 'bad name!' is not a name"}, channel=""),
     "check": facts(check_mode=True),
 }
@@ -120,7 +127,9 @@ def test_a_verified_release_whose_recording_failed_is_not_called_rolled_back() -
 
 def test_emergency_rollback_succeeds_unverified() -> None:
     outcome = oc.build_outcome(
-        facts(kind="rollback", rollback={"result": "unverified", "emergency": True, "target": {"id": "1.0.0-0123456789"}}),
+        facts(
+            kind="rollback", rollback={"result": "unverified", "emergency": True, "target": {"id": "1.0.0-0123456789"}}
+        ),
         now=1005.0,
     )
     assert outcome["status"] == "success" and outcome["verified"] is False

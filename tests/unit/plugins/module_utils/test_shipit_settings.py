@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
-
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import DEFAULT_ROOT
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_settings import PROFILES, resolve_inputs
 
 SECRET = "p4ssw0rd-never-shown"
 
 
-def raw(**extra: Any) -> Dict[str, Any]:
-    base: Dict[str, Any] = {
+def raw(**extra: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
         "channel": "shipit-sandbox",
         "server_url": "https://cytu.be",
         "bot_name": "shipbot",
@@ -64,7 +63,7 @@ def test_prod_profile_with_overrides() -> None:
         ({"root": "srv/bots"}, "shipit_root 'srv/bots' must be an absolute path"),
     ],
 )
-def test_each_bad_input_is_named_with_its_value_and_fix(extra: Dict[str, Any], expected: str) -> None:
+def test_each_bad_input_is_named_with_its_value_and_fix(extra: dict[str, Any], expected: str) -> None:
     _settings, problems = resolve_inputs("deploy", raw(**extra))
     assert any(expected in problem for problem in problems), problems
     assert all(SECRET not in problem for problem in problems)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.modules import bot_record, channel_lock
@@ -25,7 +25,7 @@ def journal(tmp_path: Path) -> list:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def args(tmp_path: Path, **extra: Any) -> Dict[str, Any]:
+def args(tmp_path: Path, **extra: Any) -> dict[str, Any]:
     return dict({"channel": "chan", "root": str(tmp_path), "token": "tok-a", "outcome": OUTCOME}, **extra)
 
 
