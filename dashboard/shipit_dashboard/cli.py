@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import uvicorn
 
 from .db import Database, DatabaseURL, DatabaseURLError
 from .migrations import SchemaTooNewError
@@ -67,9 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown; a service stopped on purpose should exit 0."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _serve(args: argparse.Namespace) -> int:
     from .app import Settings, create_app
     from .store import Store
 
@@ -97,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
             server_header=False,
             timeout_graceful_shutdown=10,
         )
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         store.close()
     log.info("stopped")
