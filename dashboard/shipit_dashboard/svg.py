@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -23,7 +24,13 @@ def _scale_max(series: Sequence[Series], stacked: bool) -> float:
         top = max(totals, default=0)
     else:
         top = max((value for s in series for value in s.values if value is not None), default=0)
-    return float(top) if top > 0 else 1.0
+    return _nice_ceiling(float(top)) if top > 0 else 1.0
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 4, 5, 8 x 10^n at or above value, so the four grid steps are round numbers."""
+    magnitude = 10 ** math.floor(math.log10(value))
+    return next(step * magnitude for step in (1, 2, 4, 5, 8, 10) if step * magnitude >= value)
 
 
 def _frame(title: str, labels: Sequence[str], top: float, unit: str, body: list[str], series: Sequence[Series]) -> str:
