@@ -6,7 +6,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv="$repo/.venv"
-apt_packages=(debootstrap systemd-container openssh-client iproute2 util-linux tar sqlite3)
+apt_packages=(debootstrap systemd-container openssh-client iproute2 util-linux tar sqlite3 postgresql chromium)
 
 need_apt=()
 for pkg in "${apt_packages[@]}"; do
