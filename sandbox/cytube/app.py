@@ -74,7 +74,15 @@ async def never_answer(request: web.Request) -> web.StreamResponse:
 def build_io_app(server: CytubeServer, stopping: asyncio.Event) -> web.Application:
     app = web.Application(middlewares=[down_guard(server, "io_refused_down")])
     app[STOPPING_KEY] = stopping
-    server.sio.attach(app, socketio_path="socket.io")
+
+    async def engineio(request: web.Request) -> web.StreamResponse:
+        # engine.io treats any EIO other than 4 (or none at all) as protocol 3.
+        if request.query.get("EIO") == "4":
+            return await server.sio.handle_request(request)
+        return await server.legacy.handle(request)
+
+    for method in ("GET", "POST", "OPTIONS"):  # what python-socketio's attach() registers
+        app.router.add_route(method, "/socket.io/", engineio)
     app.router.add_route("*", "/{tail:.*}", never_answer)
     return app
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import socketio
 
+from .eio3 import LegacyEngine
+
 LOG = logging.getLogger("cytube-standin")
 NAMESPACE = "/"
 NO_PAYLOAD = object()
@@ -23,8 +25,15 @@ Action = Callable[[], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, sio: socketio.AsyncServer, delay_ms: Callable[[], int], on_emit: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        legacy: LegacyEngine,
+        delay_ms: Callable[[], int],
+        on_emit: Callable[[int], None],
+    ) -> None:
         self._sio = sio
+        self._legacy = legacy
         self._delay_ms = delay_ms
         self._on_emit = on_emit
         self._queue: deque[tuple[float, Action]] = deque()
@@ -41,20 +50,29 @@ class Outbox:
 
         async def send() -> None:
             for sid in targets:
-                await self._sio.emit(event, data, to=sid, namespace=NAMESPACE)
+                if self._legacy.owns(sid):
+                    await self._legacy.emit(sid, event, data)
+                else:
+                    await self._sio.emit(event, data, to=sid, namespace=NAMESPACE)
             self._on_emit(len(targets))
 
         await self._deliver(send)
 
     async def disconnect(self, sid: str) -> None:
         """socket.io namespace disconnect (the client reports "server disconnect")."""
-        await self._deliver(lambda: self._sio.disconnect(sid, namespace=NAMESPACE))
+        if self._legacy.owns(sid):
+            await self._deliver(lambda: self._legacy.disconnect(sid))
+        else:
+            await self._deliver(lambda: self._sio.disconnect(sid, namespace=NAMESPACE))
 
     async def drop_transport(self, sid: str) -> None:
         """Close the underlying connection, as CyTube's ``socket.disconnect(true)`` does."""
         await self._deliver(lambda: self._close_engineio(sid))
 
     async def _close_engineio(self, sid: str) -> None:
+        if self._legacy.owns(sid):
+            await self._legacy.drop_transport(sid)
+            return
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         sock = self._sio.eio.sockets.get(eio_sid) if eio_sid else None
         if sock is None:
@@ -73,6 +91,9 @@ class Outbox:
         node's engine.io answers it at once; python-engineio would hold it until
         the ping timeout (145 s here), and the client's disconnect() waits for it.
         """
+        if self._legacy.owns(sid):
+            self._legacy.release_long_poll(sid)
+            return
         eio_sid = self._sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         sock = self._sio.eio.sockets.get(eio_sid) if eio_sid else None
         if sock is not None and not sock.upgraded:

@@ -16,6 +16,7 @@ from .accounts import AccountStore, is_valid_username
 from .chat import ChatHandler
 from .clientip import resolve_client_ip
 from .config import MAX_HTTP_BUFFER_SIZE, PING_INTERVAL_S, PING_TIMEOUT_S, Config
+from .eio3 import LegacyEngine
 from .limits import GuestLoginTracker, Throttle, TokenBucket
 from .model import (
     EMPTY_MD5_B64,
@@ -83,7 +84,8 @@ class CytubeServer:
             logger=False,
             engineio_logger=False,
         )
-        self.out = Outbox(self.sio, lambda: self.faults.slow_ms, self._count_emits)
+        self.legacy = LegacyEngine(self)
+        self.out = Outbox(self.sio, self.legacy, lambda: self.faults.slow_ms, self._count_emits)
         self.sessions: dict[str, Session] = {}
         self.channels: dict[str, Channel] = {}
         self.buckets: dict[str, TokenBucket] = {}
@@ -92,6 +94,7 @@ class CytubeServer:
         self.chat = ChatHandler(self)
         self.abort_connections: Callable[[], None] = lambda: None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.handlers: dict[str, Callable[..., Awaitable[None]]] = {}
         self._register_handlers()
 
     # ----------------------------------------------------------------- plumbing
@@ -99,13 +102,24 @@ class CytubeServer:
     def _register_handlers(self) -> None:
         self.sio.on("connect", self.on_connect)
         self.sio.on("disconnect", self.on_disconnect)
-        self.sio.on("joinChannel", self._guarded("joinChannel", self.handle_join))
-        self.sio.on("login", self._guarded("login", self.handle_login))
-        self.sio.on("chatMsg", self._guarded("chatMsg", self.chat.handle_chat))
-        self.sio.on("pm", self._guarded("pm", self.chat.handle_pm))
-        self.sio.on("requestPlaylist", self._guarded("requestPlaylist", self.handle_request_playlist))
-        self.sio.on("readChanLog", self._guarded("readChanLog", self.handle_read_chan_log))
-        self.sio.on("initACP", self._guarded("initACP", self.handle_init_acp))
+        events: dict[str, Handler] = {
+            "joinChannel": self.handle_join,
+            "login": self.handle_login,
+            "chatMsg": self.chat.handle_chat,
+            "pm": self.chat.handle_pm,
+            "requestPlaylist": self.handle_request_playlist,
+            "readChanLog": self.handle_read_chan_log,
+            "initACP": self.handle_init_acp,
+        }
+        for event, handler in events.items():
+            self.handlers[event] = self._guarded(event, handler)
+            self.sio.on(event, self.handlers[event])
+
+    async def dispatch(self, sid: str, event: str, args: list[Any]) -> None:
+        """An event from an Engine.IO 3 client; unknown events are ignored, as by CyTube."""
+        handler = self.handlers.get(event)
+        if handler is not None:
+            await handler(sid, *args)
 
     def _guarded(self, event: str, handler: Handler) -> Callable[..., Awaitable[None]]:
         async def dispatch(sid: str, *args: Any) -> None:
@@ -145,12 +159,19 @@ class CytubeServer:
         request = environ.get("aiohttp.request")
         peer = (request.remote if request is not None else None) or environ.get("REMOTE_ADDR", "")
         ip = resolve_client_ip(peer, environ.get("HTTP_X_FORWARDED_FOR"))
+        transport = "websocket" if "transport=websocket" in environ.get("QUERY_STRING", "") else "polling"
+        refusal = self.admit(sid, ip, transport, wait_for_connect=True)
+        if refusal is not None:
+            raise socketio.exceptions.ConnectionRefusedError(refusal)
+
+    def admit(self, sid: str, ip: str, transport: str, *, wait_for_connect: bool) -> str | None:
+        """CyTube's connect middleware; returns the refusal message, or None when accepted."""
         if self.faults.down:
-            raise socketio.exceptions.ConnectionRefusedError("Server is down")
+            return "Server is down"
         if self._bucket(ip).throttle():
             self.counters["connections_rate_limited"] += 1
             LOG.info("connect refused ip=%s: connection rate limit exceeded", ip)
-            raise socketio.exceptions.ConnectionRefusedError("Rate limit exceeded")
+            return "Rate limit exceeded"
         session = Session(sid=sid, ip=ip)
         self.sessions[sid] = session
         over_limit = self.ip_counts.get(ip, 0) >= self.limits.ip_connection_limit
@@ -159,12 +180,12 @@ class CytubeServer:
         else:
             self.ip_counts[ip] = self.ip_counts.get(ip, 0) + 1
             session.counted = True
-        transport = "websocket" if "transport=websocket" in environ.get("QUERY_STRING", "") else "polling"
         # The CONNECT acknowledgement is sent after this handler returns; events must follow it.
-        self.spawn(self._after_connect(session, over_limit, transport))
+        self.spawn(self._after_connect(session, over_limit, transport, wait_for_connect))
+        return None
 
-    async def _after_connect(self, session: Session, over_limit: bool, transport: str) -> None:
-        for _ in range(100):
+    async def _after_connect(self, session: Session, over_limit: bool, transport: str, wait_for_connect: bool) -> None:
+        for _ in range(100 if wait_for_connect else 0):
             if self.sio.manager.is_connected(session.sid, "/"):
                 break
             await asyncio.sleep(0)
@@ -511,6 +532,7 @@ class CytubeServer:
             # Wake a websocket writer or a pending long-poll so its request finishes.
             sock.queue.put_nowait(None)
             self.sio.eio.sockets.pop(eio_sid, None)
+        await self.legacy.drop_all()
         self.abort_connections()
 
     async def admin_kick(self, channel_name: str, name: str, reason: str) -> int:

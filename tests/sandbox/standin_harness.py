@@ -270,3 +270,90 @@ class Probe:
 
 def password(name: str) -> str:
     return ACCOUNTS[name][0]
+
+
+def v3_frame(packets: list[str]) -> str:
+    """Engine.IO 3 string payload framing: ``<UTF-16 length>:<packet>`` per packet."""
+    return "".join(f"{len(p.encode('utf-16-le')) // 2}:{p}" for p in packets)
+
+
+def v3_frame_binary(packets: list[str]) -> bytes:
+    """Engine.IO 3 binary (XHR2) framing, which python-engineio 3 clients POST."""
+    body = b""
+    for packet in packets:
+        data = packet.encode("utf-8")
+        body += b"\x00" + bytes(int(d) for d in str(len(data))) + b"\xff" + data
+    return body
+
+
+def v3_unframe(payload: str) -> list[str]:
+    """Split a v3 string payload; lengths count UTF-16 units, as JavaScript's String.length."""
+    packets: list[str] = []
+    units = payload.encode("utf-16-le")
+    index = 0
+    while index < len(units):
+        colon = units.index(":".encode("utf-16-le"), index)
+        while (colon - index) % 2:  # stay on UTF-16 unit boundaries
+            colon = units.index(":".encode("utf-16-le"), colon + 1)
+        length = int(units[index:colon].decode("utf-16-le"))
+        start = colon + 2
+        packets.append(units[start : start + 2 * length].decode("utf-16-le"))
+        index = start + 2 * length
+    return packets
+
+
+@dataclass
+class RawV3Client:
+    """An Engine.IO 3 / socket.io 2 client speaking the wire format directly over HTTP polling."""
+
+    server: StandIn
+    ip: str
+    eio: str | None = "3"
+    sid: str = ""
+    handshake: dict[str, Any] = field(default_factory=dict)
+    http: requests.Session = field(default_factory=requests.Session)
+
+    def url(self, **extra: str) -> str:
+        query = {"transport": "polling", **extra}
+        if self.eio is not None:
+            query["EIO"] = self.eio
+        if self.sid:
+            query["sid"] = self.sid
+        return self.server.io_url + "/socket.io/?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+    def open(self) -> requests.Response:
+        response = self.http.get(self.url(), headers={"X-Forwarded-For": self.ip}, timeout=WAIT_S)
+        packets = v3_unframe(response.text)
+        assert packets[0].startswith("0"), response.text
+        self.handshake = json.loads(packets[0][1:])
+        self.sid = self.handshake["sid"]
+        return response
+
+    def poll(self) -> list[str]:
+        response = self.http.get(self.url(), timeout=WAIT_S)
+        assert response.status_code == 200, response.text
+        return v3_unframe(response.text)
+
+    def post(self, packets: list[str], binary: bool = False) -> requests.Response:
+        body: str | bytes = v3_frame_binary(packets) if binary else v3_frame(packets)
+        content_type = "application/octet-stream" if binary else "text/plain;charset=UTF-8"
+        response = self.http.post(self.url(), data=body, headers={"Content-Type": content_type}, timeout=WAIT_S)
+        assert response.status_code == 200, response.text
+        return response
+
+    def emit(self, event: str, payload: Any = None, binary: bool = False) -> None:
+        arguments = [event] if payload is None else [event, payload]
+        self.post(["42" + json.dumps(arguments)], binary=binary)
+
+    def events_until(self, event: str, timeout: float = WAIT_S) -> list[tuple[str, Any]]:
+        """Poll until ``event`` arrives; return every socket.io event seen, in order."""
+        seen: list[tuple[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for packet in self.poll():
+                if packet.startswith("42"):
+                    name, *args = json.loads(packet[2:])
+                    seen.append((name, args[0] if args else None))
+            if any(name == event for name, _ in seen):
+                return seen
+        raise AssertionError(f"no {event} within {timeout} s; got {seen}")

@@ -50,12 +50,6 @@ def test_polling_handshake_values(standin: StandIn) -> None:
     assert handshake["upgrades"] == ["websocket"]
 
 
-def test_engineio3_clients_are_not_accepted(standin: StandIn) -> None:
-    # CyTube accepts EIO=3 (allowEIO3); python-engineio 4 cannot. Documented as not reproduced.
-    response = requests.get(standin.io_url + "/socket.io/?EIO=3&transport=polling", timeout=5)
-    assert response.status_code == 400
-
-
 def test_connect_sends_anonymous_rank_first(standin: StandIn, probes: Callable[..., Probe]) -> None:
     probe = probes(standin)
     assert probe.events[0] == ("rank", -1)
