@@ -166,6 +166,32 @@ def _tail(text: str, lines: int = 12) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def describe_wheel(path: str) -> Dict[str, Any]:
+    """One wheel of a wheelhouse: file, name, version, file digest and content (RECORD) digest."""
+    name, version = parse_wheel_filename(path)
+    return {
+        "file": os.path.basename(path),
+        "name": name,
+        "version": version,
+        "sha256": sha256_file(path),
+        "record_sha256": record_digest(path),
+    }
+
+
+def content_hash(wheels: Sequence[Dict[str, Any]]) -> str:
+    """What a release installs, as one hash: every wheel's name, version and RECORD digest.
+
+    Zip timestamps and the order of ``wheels`` do not count, so rebuilding the same source gives the same
+    hash (and the same release id). The pip wheel does not count either: it only installs the
+    others and is not part of the release.
+    """
+    content = hashlib.sha256()
+    for wheel in sorted(wheels, key=lambda w: w["file"]):
+        if wheel["name"] != "pip":
+            content.update(("%s %s %s\n" % (wheel["name"], wheel["version"], wheel["record_sha256"])).encode())
+    return content.hexdigest()
+
+
 def build_wheelhouse(
     info: Dict[str, Any],
     workdir: str,
@@ -223,24 +249,11 @@ def build_wheelhouse(
         if not name.endswith(".whl"):
             os.unlink(path)
             continue
-        wname, wversion = parse_wheel_filename(name)
-        wheels.append(
-            {
-                "file": name,
-                "name": wname,
-                "version": wversion,
-                "sha256": sha256_file(path),
-                "record_sha256": record_digest(path),
-            }
-        )
-        if wname == "pip":
+        wheels.append(describe_wheel(path))
+        if wheels[-1]["name"] == "pip":
             pip_wheel = name
     if not pip_wheel:
         raise WheelhouseError("the wheelhouse has no pip wheel (pip spec %r)" % pip_spec)
-    content = hashlib.sha256()
-    for wheel in wheels:
-        if wheel["name"] != "pip":
-            content.update(("%s %s %s\n" % (wheel["name"], wheel["version"], wheel["record_sha256"])).encode())
     return {
         "format": CACHE_FORMAT,
         "project": project,
@@ -248,7 +261,7 @@ def build_wheelhouse(
         "requirement": "%s==%s" % (project, version),
         "wheels": wheels,
         "pip_wheel": pip_wheel,
-        "content_hash": content.hexdigest(),
+        "content_hash": content_hash(wheels),
         "source": info["spec"],
         "source_kind": info["kind"],
         "git_sha": info.get("git_sha"),

@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tarfile
-import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_wheelhouse as wh
+from wheel_files import make_wheel
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def make_wheel(
-    directory: Path,
-    name: str = "mybot",
-    version: str = "1.2.3",
-    payload: str = "x = 1\n",
-    stamp: tuple = (2020, 1, 1, 0, 0, 0),
-) -> Path:
-    path = directory / (f"{name}-{version}-py3-none-any.whl")
-    record = f"{name}/__init__.py,sha256={hashlib.sha256(payload.encode()).hexdigest()},{len(payload)}\n"
-    with zipfile.ZipFile(path, "w") as zf:
-        for arcname, data in ((f"{name}/__init__.py", payload), (f"{name}-{version}.dist-info/RECORD", record)):
-            info = zipfile.ZipInfo(arcname, date_time=stamp)
-            zf.writestr(info, data)
-    return path
 
 
 def test_classify_wheel(tmp_path: Path) -> None:
@@ -135,3 +119,49 @@ def test_resolve_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert first["archive"] == second["archive"] and Path(first["archive"]).is_file()
     assert first["archive_sha256"] == wh.sha256_file(first["archive"])
     assert [p.name for p in cache.iterdir() if p.name.startswith(".build-")] == []
+
+
+def wheelhouse(directory: Path, **payloads: str) -> list[dict[str, Any]]:
+    """A pip wheel and one wheel per ``name=payload``, described as build_wheelhouse does."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [make_wheel(directory, name="pip", version="24.0", payload="pip\n")]
+    paths += [make_wheel(directory, name=name, payload=payload) for name, payload in payloads.items()]
+    return [wh.describe_wheel(str(path)) for path in paths]
+
+
+def test_content_hash_is_the_same_for_the_same_content(tmp_path: Path) -> None:
+    first = wheelhouse(tmp_path / "a", mybot="x = 1\n", dep="y = 1\n")
+    again = wheelhouse(tmp_path / "b", dep="y = 1\n", mybot="x = 1\n")
+    assert [w["file"] for w in first] != [w["file"] for w in again]  # another order
+    assert wh.content_hash(first) == wh.content_hash(again)
+
+
+def test_content_hash_ignores_zip_timestamps_and_the_pip_wheel(tmp_path: Path) -> None:
+    first = wheelhouse(tmp_path / "a", mybot="x = 1\n")
+    (tmp_path / "b").mkdir()
+    rebuilt = [
+        wh.describe_wheel(str(make_wheel(tmp_path / "b", name="pip", version="25.1", payload="newer pip\n"))),
+        wh.describe_wheel(str(make_wheel(tmp_path / "b", payload="x = 1\n", stamp=(2024, 5, 5, 5, 5, 5)))),
+    ]
+    assert wh.content_hash(first) == wh.content_hash(rebuilt)
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"mybot": "x = 2\n", "dep": "y = 1\n"},  # the bot's code
+        {"mybot": "x = 1\n", "dep": "y = 2\n"},  # a dependency's code
+        {"mybot": "x = 1\n"},  # a dependency less
+        {"mybot": "x = 1\n", "dep": "y = 1\n", "extra": "z\n"},  # a dependency more
+    ],
+)
+def test_content_hash_follows_every_wheel_of_the_bot(tmp_path: Path, changed: dict[str, str]) -> None:
+    base = wheelhouse(tmp_path / "a", mybot="x = 1\n", dep="y = 1\n")
+    assert wh.content_hash(wheelhouse(tmp_path / "b", **changed)) != wh.content_hash(base)
+
+
+def test_content_hash_follows_a_dependency_version(tmp_path: Path) -> None:
+    base = wheelhouse(tmp_path / "a", mybot="x = 1\n", dep="y = 1\n")
+    bumped = wheelhouse(tmp_path / "b", mybot="x = 1\n")
+    bumped.append(wh.describe_wheel(str(make_wheel(tmp_path / "b", name="dep", version="1.2.4", payload="y = 1\n"))))
+    assert wh.content_hash(bumped) != wh.content_hash(base)
