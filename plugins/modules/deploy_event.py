@@ -15,7 +15,7 @@ description:
   - Posts run outcomes (documents of C(meta/outcome.schema.json)) to C(<url>/api/events) of the dashboard
     service, in batches, with the ingest token in an C(Authorization) header. The token is never printed.
   - The store is idempotent on the outcome id, so replaying outcomes changes nothing; an outcome the store
-    already had is acknowledged as C(duplicate). RV(changed) is true only when the store stored something new.
+    already had is acknowledged as C(duplicate). C(changed) is true only when the store stored something new.
   - A dashboard that is down, slow, refuses the token or answers with an error never fails the task - the task
     returns ok with a warning naming the dashboard (host and port only) and what happened, and lists the
     outcomes it did not acknowledge in RV(unacked). Keep those unsent in the host journal
@@ -62,7 +62,7 @@ attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: In check mode nothing is sent; RV(changed) says whether there was anything to send.
+    details: In check mode nothing is sent; C(changed) says whether there was anything to send.
   diff_mode:
     description: >-
       Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
