@@ -18,26 +18,41 @@ library with ``missing_required_lib`` instead of a traceback.
 from __future__ import annotations
 
 import html
-import http.client
 import ipaddress
 import json
 import queue
 import re
 import secrets
-import ssl
 import threading
 import time
 import traceback
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import quote, urlsplit
 
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig import (  # noqa: F401 - re-exported
+    MAX_SOCKETCONFIG_BYTES,
+    CytubeError,
+    CytubeHTTPError,
+    ServerEntry,
+    fetch_socketconfig,
+    normalize_base_url,
+    one_line,
+    parse_socketconfig,
+    pick_server,
+    socketconfig_url,
+)
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import (
+    DEADLINE_SLACK_S,
+    DeadlineExceeded,
     NetworkFailure,
+    TLSSettings,
     describe_failure,
     diagnose_endpoint,
     exception_chain,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import (
+    call_with_deadline as _call_with_deadline,
 )
 
 try:
@@ -78,10 +93,6 @@ MAX_CHAT_LENGTH = 320
 #: must avoid them to come back verbatim.
 MARKUP_CHARS = frozenset("_*~`")
 
-#: added to a library's own timeout before the probe gives up on the call
-DEADLINE_SLACK_S = 0.5
-#: a socketconfig document is a few hundred bytes
-MAX_SOCKETCONFIG_BYTES = 65536
 
 CHANNEL_RULE = "1-30 characters from a-z, A-Z, 0-9, '-' and '_'"
 USER_RULE = "1-20 characters from a-z, A-Z, 0-9, '-' and '_'"
@@ -179,18 +190,6 @@ def scrub(text: Any, secret_values: Iterable[Optional[str]]) -> str:
 # ------------------------------------------------------------------ errors
 
 
-class CytubeError(Exception):
-    """CyTube could not be reached, or refused us. ``str()`` is one line."""
-
-
-class CytubeHTTPError(CytubeError):
-    """The socketconfig request failed (HTTP status, network, TLS, bad JSON)."""
-
-    def __init__(self, message: str, status: Optional[int] = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 class CytubeConnectError(CytubeError):
     """The socket.io connection failed (``failure``) or CyTube refused it (``refused_reason``)."""
 
@@ -212,22 +211,6 @@ class CytubeConnectError(CytubeError):
 # ------------------------------------------------------------ socketconfig
 
 
-@dataclass(frozen=True)
-class ServerEntry:
-    """One entry of ``socketconfig.servers``."""
-
-    url: str
-    secure: bool = False
-    ipv6: bool = False
-
-
-def normalize_base_url(server_url: str) -> str:
-    """``server_url`` without a trailing slash, query or fragment."""
-    parts = urlsplit(server_url.strip())
-    path = parts.path.rstrip("/")
-    return "%s://%s%s" % (parts.scheme.lower(), parts.netloc, path)
-
-
 def check_server_url(server_url: str) -> Optional[str]:
     """None when ``server_url`` is a usable http(s) base URL, else why not."""
     try:
@@ -247,44 +230,6 @@ def check_server_url(server_url: str) -> Optional[str]:
     return None
 
 
-def socketconfig_url(server_url: str, channel: str) -> str:
-    """The socketconfig address for ``channel`` (served on CyTube's HTTP port)."""
-    return "%s/socketconfig/%s.json" % (normalize_base_url(server_url), quote(channel, safe=""))
-
-
-def parse_socketconfig(body: Any) -> List[ServerEntry]:
-    """Server entries from a decoded socketconfig document.
-
-    Raises :class:`CytubeHTTPError` when the document has no usable entry.
-    """
-    if not isinstance(body, Mapping):
-        raise CytubeHTTPError("socketconfig is not a JSON object")
-    if "error" in body and "servers" not in body:
-        raise CytubeHTTPError("socketconfig error: %s" % body.get("error"))
-    servers = body.get("servers")
-    if not isinstance(servers, list) or not servers:
-        raise CytubeHTTPError("socketconfig has no 'servers' list")
-    entries: List[ServerEntry] = []
-    for item in servers:
-        if not isinstance(item, Mapping) or not isinstance(item.get("url"), str):
-            continue
-        scheme = urlsplit(item["url"]).scheme.lower()
-        if scheme not in ("http", "https", "ws", "wss"):
-            continue
-        entries.append(ServerEntry(url=item["url"], secure=bool(item.get("secure")), ipv6=bool(item.get("ipv6"))))
-    if not entries:
-        raise CytubeHTTPError("socketconfig lists no server with an http(s) URL")
-    return entries
-
-
-def pick_server(entries: List[ServerEntry]) -> ServerEntry:
-    """The entry a browser would use: secure first (as CyTube's own client), then IPv4."""
-    if not entries:
-        raise CytubeHTTPError("socketconfig lists no server")
-    ranked = sorted(entries, key=lambda e: (not e.secure, e.ipv6))
-    return ranked[0]
-
-
 def forwarded_headers(forwarded_for: Optional[str]) -> Dict[str, str]:
     """``X-Forwarded-For`` header (local testing only: CyTube trusts it from loopback)."""
     if not forwarded_for:
@@ -293,123 +238,11 @@ def forwarded_headers(forwarded_for: Optional[str]) -> Dict[str, str]:
 
 
 def call_with_deadline(func: Callable[[], T], timeout: float, what: str) -> T:
-    """``func()``, but never wait for it longer than ``timeout`` seconds.
-
-    Socket timeouts bound each read, not a whole exchange (a server that trickles
-    bytes could hold a request for ever); this bounds the whole call. On expiry a
-    :class:`CytubeError` is raised and the worker thread is left to die with the
-    (short-lived) process.
-    """
-    outcome: Dict[str, Any] = {}
-
-    def worker() -> None:
-        try:
-            outcome["value"] = func()
-        except BaseException as exc:  # handed to the caller below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=worker, name="cytube-deadline", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise CytubeError("%s: no answer within %ss" % (what, round(timeout, 3)))
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
-class TLSSettings:
-    """Certificate checking shared by the socketconfig request and the socket.
-
-    The SSL context (loading the CA bundle costs ~30 ms) is built once, on first
-    use, so plain-http servers never pay for it.
-    """
-
-    def __init__(self, validate_certs: bool = True, ca_path: Optional[str] = None) -> None:
-        self.validate_certs = validate_certs
-        self.ca_path = ca_path
-        self._context: Optional[ssl.SSLContext] = None
-
-    def context(self) -> ssl.SSLContext:
-        if self._context is None:
-            if self.validate_certs:
-                ctx = ssl.create_default_context(cafile=self.ca_path)
-            else:
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            self._context = ctx
-        return self._context
-
-
-class _TLSHandler(urllib.request.HTTPSHandler):
-    """HTTPS with the probe's own TLS settings (also after a redirect to https)."""
-
-    def __init__(self, tls: TLSSettings) -> None:
-        super().__init__()
-        self._tls = tls
-
-    def https_open(self, req: urllib.request.Request) -> Any:
-        return self.do_open(http.client.HTTPSConnection, req, context=self._tls.context())
-
-
-def fetch_socketconfig(
-    server_url: str,
-    channel: str,
-    timeout: float,
-    validate_certs: bool = True,
-    ca_path: Optional[str] = None,
-    headers: Optional[Mapping[str, str]] = None,
-    tls: Optional[TLSSettings] = None,
-) -> List[ServerEntry]:
-    """GET ``/socketconfig/<channel>.json`` and return its server entries.
-
-    Redirects are followed and proxies come from the environment (``https_proxy``,
-    ``no_proxy``), as for the socket.io connection. Every failure (HTTP status,
-    refused connection, timeout, TLS, bad JSON) is a :class:`CytubeHTTPError` with a
-    one-line message.
-    """
-    url = socketconfig_url(server_url, channel)
-    tls = tls or TLSSettings(validate_certs, ca_path)
-    request_headers = {"Accept": "application/json", "User-Agent": "cytube.shipit-probe"}
-    request_headers.update(headers or {})
-    opener = urllib.request.build_opener(_TLSHandler(tls))
-
-    def request() -> Tuple[int, bytes]:
-        with opener.open(
-            urllib.request.Request(url, headers=request_headers, method="GET"), timeout=timeout
-        ) as response:
-            return response.status, response.read(MAX_SOCKETCONFIG_BYTES)
-
-    status: Optional[int] = None
+    """``func()``, never waiting longer than ``timeout`` seconds (a :class:`CytubeError` then)."""
     try:
-        status, raw = call_with_deadline(request, timeout + DEADLINE_SLACK_S, url)
-    except CytubeError as exc:
-        raise CytubeHTTPError(str(exc)) from None
-    except Exception as exc:  # HTTPError, URLError, timeouts, SSL errors, ...
-        code = getattr(exc, "code", None)
-        if isinstance(code, int):
-            detail = ""
-            try:
-                detail = exc.read(200).decode("utf-8", "replace")  # type: ignore[attr-defined]
-            except Exception:
-                pass
-            raise CytubeHTTPError(
-                "HTTP %s from %s%s" % (code, url, (": " + one_line(detail)) if detail else ""), status=code
-            ) from None
-        reason = getattr(exc, "reason", None) or exc
-        raise CytubeHTTPError("%s: %s" % (url, one_line(reason) or type(exc).__name__)) from None
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except ValueError as exc:
-        raise CytubeHTTPError("HTTP %s from %s is not JSON (%s)" % (status, url, exc), status=status) from None
-    return parse_socketconfig(body)
-
-
-def one_line(value: Any, limit: int = 300) -> str:
-    """A message squeezed onto one line and cut to ``limit`` characters."""
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return _call_with_deadline(func, timeout, what)
+    except DeadlineExceeded as exc:
+        raise CytubeError(str(exc)) from None
 
 
 # --------------------------------------------------------------- the session

@@ -543,14 +543,18 @@ class Probe:
                 if exc.rate_limited:
                     self.limiter.refused()
                     refusals.append(str(exc.refused_reason))
-                    if self.new_session is not None and time.monotonic() < deadline:
+                    if self.new_session is not None and len(refusals) <= self._max_refusals():
                         self._replace_session()
-                        continue
+                        continue  # the limiter now waits for the next token, or says when to retry
                 self._add(_connect_failed_check(expected, ms(time.monotonic() - start), exc))
                 return False
             seen = "connected to %s%s" % (url, _waits_note(waited, refusals))
             self._add(CheckResult("connect", True, ms(time.monotonic() - start), expected, seen, "connected"))
             return True
+
+    def _max_refusals(self) -> int:
+        """A bound on retries, whatever the limiter: one per refill that fits the budget."""
+        return 2 + int(self.cfg.rate_limit_wait // 10)
 
     def _replace_session(self) -> None:
         """A refused session is spent (one connection per session): close it, make another."""
@@ -1023,6 +1027,25 @@ def probe_server(
         probe.session.close(CLOSE_TIMEOUT_S)
     checks.extend(probe.checks)
     return probe.version
+
+
+def check_login(
+    cfg: ProbeConfig,
+    socketio_url: str,
+    limiter: Optional[Any] = None,
+    session_factory: SessionFactory = CytubeSession,
+) -> List[CheckResult]:
+    """``connect``, ``join`` and ``login`` on ONE connection, nothing more.
+
+    The deploy pre-flight uses it to prove, before anything changes, that the probe
+    account can do what the verification will need. It takes one connection token.
+    """
+    connection = _ConnectionSettings.from_config(cfg)
+    checks: List[CheckResult] = []
+    limiter = limiter if limiter is not None else default_limiter(cfg, socketio_url)
+    new_session = connection.session_maker(cfg, session_factory)
+    probe_server(cfg, socketio_url, new_session, make_token, limiter, checks, through="login")
+    return checks
 
 
 def run_guarded(probe: Probe, socketio_url: str, through: str = ROUND_CHECK) -> None:

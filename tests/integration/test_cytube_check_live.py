@@ -290,9 +290,9 @@ def module_args(cytube: StandIn, channel: str, **over: Any) -> dict[str, Any]:
     return args
 
 
-def ansible_cmd(args: dict[str, Any], verbose: bool) -> list[str]:
+def ansible_cmd(args: dict[str, Any], verbose: bool, module: str = "cytube.shipit.cytube_check") -> list[str]:
     """Ad-hoc run; with JSON results it prints ``localhost | STATUS => {json}``."""
-    cmd = [ANSIBLE, "localhost", "-m", "cytube.shipit.cytube_check", "-a", json.dumps(args)]
+    cmd = [ANSIBLE, "localhost", "-m", module, "-a", json.dumps(args)]
     return cmd + (["-vvv"] if verbose else [])
 
 
@@ -323,10 +323,12 @@ def ansible_env() -> dict[str, str]:
     )
 
 
-def run_check(args: dict[str, Any], verbose: bool = False, timeout: float = 60) -> Run:
+def run_check(
+    args: dict[str, Any], verbose: bool = False, timeout: float = 60, module: str = "cytube.shipit.cytube_check"
+) -> Run:
     start = time.monotonic()
     proc = subprocess.run(
-        ansible_cmd(args, verbose), cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=timeout
+        ansible_cmd(args, verbose, module), cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=timeout
     )
     wall = time.monotonic() - start
     output = proc.stdout + proc.stderr
@@ -504,7 +506,8 @@ def test_rate_limited_probe_without_wait_budget_is_inconclusive(
     run = run_check(module_args(cytube, channel, forwarded_for=ip, rate_limit_wait=0))
     assert run.verdict == "inconclusive" and run.result["failed_check"] == "connect"
     assert "CyTube refused the connection: Rate limit exceeded" in run.result["msg"]
-    assert "rate limited, retry in 1" in run.result["msg"]  # 10.25 s: "retry in 11 s"
+    assert "no token within rate_limit_wait" in run.result["msg"]
+    assert "rate limited, retry in 11 s" in run.checks("connect")[0]["seen"]  # the next token: 10.25 s
     assert cytube.counter("connections_rate_limited") == refused + 1  # one attempt, no retry
 
 
@@ -524,12 +527,12 @@ def test_rate_limit_refusal_is_waited_out_within_the_budget(
     assert cytube.counter("connections_accepted") == accepted + 1
 
 
-def _in_process_probe(cytube: StandIn, channel: str, ip: str, state_dir: Path, limiter: Any = None) -> Any:
+def _in_process_probe(cytube: StandIn, channel: str, ip: str, state_dir: Path, limiter: Any = None, **over: Any) -> Any:
     from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import ARGUMENT_SPEC, to_config
     from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
 
     defaults = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
-    cfg = to_config({**defaults, **module_args(cytube, channel, forwarded_for=ip)})
+    cfg = to_config({**defaults, **module_args(cytube, channel, forwarded_for=ip, **over)})
     cfg.rate_limit_dir = str(state_dir)
     return run_probe(cfg, limiter=limiter)
 
@@ -550,8 +553,9 @@ def test_ten_probes_in_a_row_all_get_the_right_verdict(
     reports = [_in_process_probe(cytube, channel, ip, tmp_path) for _ in range(10)]
     assert [r.verdict for r in reports] == ["healthy"] * 10, [r.msg for r in reports]
     assert cytube.counter("connections_rate_limited") == refused  # queued, never refused
-    waits = [r.elapsed_ms for r in reports]
-    assert all(w < 8000 for w in waits[:5]) and all(w >= 10000 for w in waits[5:]), waits
+    # the burst went at once; each later probe waited for its token
+    waited = ["waited" in next(c.seen for c in r.checks if c.name == "connect") for r in reports]
+    assert waited == [False] * 5 + [True] * 5, [r.checks[1].seen for r in reports]
 
 
 @pytest.mark.timeout(240)
@@ -562,9 +566,13 @@ def test_concurrent_probes_queue_on_the_shared_bucket(
 
     start_bot()
     ip = fresh_ip()
+    # one probe account each: a second login of one account in a channel kicks the first (CyTube's rule)
+    probes = [f"probe{n}" for n in range(7)]
+    for name in probes:
+        cytube.admin("POST", "/admin/accounts", {"name": name, "password": PROBE_PASSWORD})
     refused = cytube.counter("connections_rate_limited")
-    with ThreadPoolExecutor(max_workers=7) as pool:
-        reports = list(pool.map(lambda _: _in_process_probe(cytube, channel, ip, tmp_path), range(7)))
+    with ThreadPoolExecutor(max_workers=len(probes)) as pool:
+        reports = list(pool.map(lambda p: _in_process_probe(cytube, channel, ip, tmp_path, probe_user=p), probes))
     assert [r.verdict for r in reports] == ["healthy"] * 7, [r.msg for r in reports]
     assert cytube.counter("connections_rate_limited") == refused
 
@@ -694,6 +702,66 @@ def test_invalid_options_fail_before_connecting(cytube: StandIn, channel: str) -
     assert "channel 'bad channel!' is not a valid CyTube channel name" in run.result["msg"]
     assert "kick the bot" in run.result["msg"]
     assert cytube.counter("connections_accepted") == accepted
+
+
+# ============================================================ the deploy pre-flight
+
+
+def preflight_args(cytube: StandIn, channel: str, **over: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "server_url": cytube.url,
+        "channel": channel,
+        "probe_user": PROBE,
+        "probe_password": PROBE_PASSWORD,
+        "forwarded_for": fresh_ip(),
+        "timeout": 2,
+        "connections_needed": 2,
+        "wait_budget": 30,
+    }
+    args.update(over)
+    return args
+
+
+def run_preflight(args: dict[str, Any], verbose: bool = False) -> Run:
+    return run_check(args, verbose=verbose, module="cytube.shipit.bot_preflight")
+
+
+def test_preflight_proves_the_probe_can_log_in_on_one_connection(cytube: StandIn, channel: str) -> None:
+    accepted = cytube.counter("connections_accepted")
+    run = run_preflight(preflight_args(cytube, channel))
+    assert run.rc == 0, run.output
+    assert run.result["verdict"] == "reachable" and run.result["probe_login"] is True
+    assert [c["name"] for c in run.result["checks"]] == ["socketconfig", "rate_limit", "connect", "join", "login"]
+    assert cytube.counter("connections_accepted") == accepted + 1
+
+
+def test_preflight_refuses_a_probe_that_cannot_log_in(cytube: StandIn, channel: str) -> None:
+    wrong = "Wrong-" + secrets.token_urlsafe(10)
+    run = run_preflight(preflight_args(cytube, channel, probe_password=wrong), verbose=True)
+    assert run.rc != 0 and run.result["failed_check"] == "login" and run.result["probe_login"] is False
+    msg = run.result["msg"]
+    assert f"the probe account {PROBE!r} cannot log in to CyTube at {cytube.url}" in msg
+    assert "Invalid username/password combination" in msg and "shipit_probe_password" in msg
+    assert "nothing was changed on the bot hosts" in msg
+    assert wrong not in run.output and PROBE_PASSWORD not in run.output
+
+
+def test_preflight_refuses_an_empty_probe_password_before_any_connection(cytube: StandIn, channel: str) -> None:
+    accepted = cytube.counter("connections_accepted")
+    run = run_preflight(preflight_args(cytube, channel, probe_password=""))
+    assert run.rc != 0 and f"probe_password is empty for probe_user {PROBE!r}" in run.result["msg"]
+    assert cytube.counter("connections_accepted") == accepted
+
+
+def test_preflight_refuses_when_the_connections_cannot_be_had_in_time(cytube: StandIn, channel: str) -> None:
+    ip = fresh_ip()
+    for _ in range(5):  # five probes from this controller just now
+        assert run_preflight(preflight_args(cytube, channel, forwarded_for=ip, connections_needed=0)).rc == 0
+    accepted = cytube.counter("connections_accepted")
+    run = run_preflight(preflight_args(cytube, channel, forwarded_for=ip, connections_needed=2, wait_budget=5))
+    assert run.rc != 0 and run.result["failed_check"] == "rate_limit"
+    assert run.result["msg"].startswith("rate limited, retry in ")
+    assert cytube.counter("connections_accepted") == accepted  # refused before connecting
 
 
 # ============================================================ measurement

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import socket
 import ssl
+import threading
 import urllib.error
+from collections.abc import Iterator
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_http as sh
@@ -95,3 +98,56 @@ def test_diagnose_tls_against_a_plain_listener_times_out_or_fails() -> None:
         assert sh.diagnose_endpoint("127.0.0.1", port, 1.0) is None  # TCP alone works
         failure = sh.diagnose_endpoint("127.0.0.1", port, 0.3, ssl.create_default_context())
     assert failure is not None and failure.kind == sh.TIMEOUT and "within 0.3s" in str(failure)
+
+
+# ------------------------------------------------------------------ http_get
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        status = 503 if self.path == "/down" else 200
+        body = b'{"ok": true}'
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def echo_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_http_get_returns_any_status_as_a_response(echo_server: str) -> None:
+    ok = sh.http_get(echo_server + "/", 2)
+    assert ok.status == 200 and ok.body == b'{"ok": true}'
+    down = sh.http_get(echo_server + "/down", 2)
+    assert down.status == 503 and down.text() == '{"ok": true}'
+
+
+def test_http_get_proxy_from_the_environment_unless_switched_off(
+    echo_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert sh.http_get(echo_server + "/", 2, use_proxy=False).status == 200
+    with pytest.raises(sh.HttpError) as caught:
+        sh.http_get(echo_server + "/", 2)  # through the (dead) proxy
+    assert caught.value.failure is not None and caught.value.failure.kind == sh.REFUSED
+
+
+def test_http_get_names_a_refused_port() -> None:
+    port = _free_port()
+    with pytest.raises(sh.HttpError, match=f"TCP connection refused on 127.0.0.1:{port}"):
+        sh.http_get(f"http://127.0.0.1:{port}/x", 1)
