@@ -95,6 +95,8 @@ async def github_middleware(request: web.Request, handler: Handler) -> web.Strea
     refused = _authenticate(request, state)
     if refused is None:
         refused = await _apply_fault(request, state)
+    if refused is None and request.match_info.route.handler is not_served:
+        refused = error(404, "Not Found (the stand-in does not serve this endpoint)")
     if refused is not None:
         record["status"] = refused.status
         return refused
