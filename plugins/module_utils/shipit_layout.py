@@ -31,6 +31,8 @@ RELEASE_ID_RULE = "1-128 characters from a-z, A-Z, 0-9, '.', '_' and '-', starti
 
 DEFAULT_ROOT = "/srv/cytube-bots"
 DEFAULT_SECRETS_ROOT = "/etc/cytube-shipit"
+#: The bot's systemd template unit; one instance per channel (:func:`unit_instance`).
+DEFAULT_UNIT_TEMPLATE = "cytube-bot@.service"
 MANIFEST_NAME = "RELEASE.json"
 #: The bot's config file in a release, and the command line that starts the bot
 #: (``{config}``: the config file's path, ``{release}``: the release directory).
@@ -42,6 +44,11 @@ DEFAULT_BOT_COMMAND = ("cytube-refbot", "--config", "{config}")
 CHANNEL_LAYOUT_ARGUMENT_SPEC = {
     "channel": {"type": "str", "required": True},
     "root": {"type": "path", "default": DEFAULT_ROOT},
+}
+
+#: The unit option of the modules that manage or check the instance (doc_fragments/bot_unit.py).
+UNIT_ARGUMENT_SPEC = {
+    "unit_name": {"type": "str", "default": DEFAULT_UNIT_TEMPLATE},
 }
 
 

@@ -26,12 +26,9 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.bot_unit
   - cytube.shipit.journal_check
 options:
-  unit_name:
-    description: The template unit.
-    type: str
-    default: cytube-bot@.service
   health_url:
     description: The bot's health endpoint, polled from the host.
     type: str
@@ -123,6 +120,7 @@ from typing import Any, Dict
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
+    UNIT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
     unit_instance,
@@ -141,7 +139,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             **CHANNEL_LAYOUT_ARGUMENT_SPEC,
-            unit_name=dict(type="str", default="cytube-bot@.service"),
+            **UNIT_ARGUMENT_SPEC,
             health_url=dict(type="str"),
             expect_version=dict(type="str"),
             expect_pid=dict(type="int", default=0),

@@ -30,6 +30,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.bot_unit
   - cytube.shipit.journal_check
 options:
   state:
@@ -52,10 +53,6 @@ options:
     description: With O(state=stopped), also remove the C(current) link.
     type: bool
     default: false
-  unit_name:
-    description: Name of the template unit; the instance is C(<prefix>@<channel><suffix>).
-    type: str
-    default: cytube-bot@.service
   unit_content:
     description: Content of the template unit file. When omitted, the unit file is left as it is (it must exist).
     type: str
@@ -254,6 +251,8 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import 
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
+    DEFAULT_SECRETS_ROOT,
+    UNIT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
     unit_instance,
@@ -608,12 +607,12 @@ def main() -> None:
             release=dict(type="str"),
             allow_bad=dict(type="bool", default=False),
             remove_current=dict(type="bool", default=False),
-            unit_name=dict(type="str", default="cytube-bot@.service"),
+            **UNIT_ARGUMENT_SPEC,
             unit_content=dict(type="str"),
             unit_dir=dict(type="path", default="/etc/systemd/system"),
             user=dict(type="str", default="cytube-bot"),
             secrets=dict(type="dict", default={}, no_log=True),
-            secrets_root=dict(type="path", default="/etc/cytube-shipit"),
+            secrets_root=dict(type="path", default=DEFAULT_SECRETS_ROOT),
             health_url=dict(type="str"),
             expect_version=dict(type="str"),
             ready_timeout=dict(type="float", default=30.0),

@@ -25,6 +25,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.bot_unit
 options:
   state:
     description: C(bad) marks O(release) bad; omit it to only list.
@@ -39,10 +40,6 @@ options:
   event:
     description: An event to remember in the state file (type, actor, run URL...), for forensics.
     type: dict
-  unit_name:
-    description: Template unit of the bot, used to tell which release the instance is running.
-    type: str
-    default: cytube-bot@.service
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -119,6 +116,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import 
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
+    UNIT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
     check_release_id,
@@ -236,7 +234,7 @@ def main() -> None:
             release=dict(type="str"),
             reason=dict(type="str"),
             event=dict(type="dict"),
-            unit_name=dict(type="str", default="cytube-bot@.service"),
+            **UNIT_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
     )
