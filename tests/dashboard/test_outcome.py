@@ -75,3 +75,43 @@ def test_verify_latency_prefers_the_verify_phase_then_the_checks() -> None:
     assert verify_latency_ms(outcome) == pytest.approx(3.1 + 1.9 + 1.6 + 3.5 + 4.8 + 79.9 + 0.0 + 2.6)
     outcome["verdict"] = None
     assert verify_latency_ms(outcome) is None
+
+
+MUTATIONS = [
+    lambda o: o.update(status="exploded"),
+    lambda o: o.update(schema_version=2),
+    lambda o: o.update(run_id="bad run id"),
+    lambda o: o.update(duration_s=-0.1),
+    lambda o: o.update(duration_s=True),
+    lambda o: o.update(verified="yes"),
+    lambda o: o.update(channel="x" * 31),
+    lambda o: o.update(started_at="2026-11-29 10:00:00"),
+    lambda o: o.update(release=None),
+    lambda o: o.update(previous_release={"id": "1.0", "version": None, "extra": 1}),
+    lambda o: o["release"].update(artifact_sha256=None),
+    lambda o: o["release"].update(id="-leading-dash"),
+    lambda o: o["trigger"].update(pr_number=0),
+    lambda o: o["trigger"].update(pr_number=True),
+    lambda o: o["trigger"].update(pr_number=None),
+    lambda o: o["timings"].update(deploy=1.0),
+    lambda o: o["timings"].update(build=-1),
+    lambda o: o["verdict"].update(verdict="meh"),
+    lambda o: o["verdict"]["checks"][0].update(latency_ms=None),
+    lambda o: o["verdict"]["checks"][0].update(name=""),
+    lambda o: o["verdict"]["checks"].append({"name": "x", "ok": 1, "expected": None, "seen": None, "latency_ms": 1}),
+    lambda o: o.update(rollback={"target": None, "result": "skipped"}),
+    lambda o: o.update(rollback={"target": None, "result": "nope"}),
+    lambda o: o.update(notifications=[{"target": "slack", "ok": True, "attempts": -1}]),
+    lambda o: o.update(notifications=[{"target": "slack", "ok": True, "status_code": None}]),
+]
+
+
+@pytest.mark.parametrize("mutation", range(len(MUTATIONS)))
+def test_fast_validator_agrees_with_jsonschema(mutation: int) -> None:
+    """The compiled fast path must accept exactly what the reference 2020-12 validator accepts."""
+    from jsonschema import Draft202012Validator
+    from shipit_dashboard.outcome import is_valid, schema
+
+    outcome = fixture("deploy_success")
+    MUTATIONS[mutation](outcome)
+    assert is_valid(outcome) == Draft202012Validator(schema()).is_valid(outcome)
