@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .accounts import is_valid_username
 from .model import RANK_MODERATOR, Channel, Session
 from .textproc import (
+    as_sent_by_node,
     first_word_command,
     format_chat_text,
     js_substring,
@@ -86,7 +87,7 @@ class ChatHandler:
             return
         if not channel.has_permission(session, "chat"):  # anonymous: dropped silently
             return
-        message = js_substring(data["msg"], self.server.limits.max_chat_message_length)
+        message = as_sent_by_node(js_substring(data["msg"], self.server.limits.max_chat_message_length))
         message = replace_control_chars(message)
         if not js_trim(message) or not session.logged_in:
             return
@@ -231,7 +232,7 @@ class ChatHandler:
             return
         target = channel.find_user(data["to"].lower())
         assert target is not None
-        message = js_substring(data["msg"], self.server.limits.max_chat_message_length)
+        message = as_sent_by_node(js_substring(data["msg"], self.server.limits.max_chat_message_length))
         meta = {"addClass": "greentext"} if message.startswith(">") else {}
         entry = {
             "username": session.name,

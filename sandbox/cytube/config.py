@@ -9,15 +9,21 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,30}")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_-]{1,20}")
 
 CHAT_BUFFER_SIZE = 15  # chat.js keeps the last 15 messages for replay
 MAX_CHAT_LENGTH_CAP = 1000  # config.js caps max-chat-message-length at 1000
 PING_INTERVAL_S = 25
 PING_TIMEOUT_S = 120  # CyTube raises engine.io's 20 s default to 2 minutes
 MAX_HTTP_BUFFER_SIZE = 1 << 20
+DEFAULT_CHANNEL_RANK = 1  # CyTube's channel rank lookup answers 1 when no rank is stored
+MAX_RANK = 255
 ACCOUNT_HASH_ROUNDS = 10  # CyTube hashes account passwords with bcrypt cost 10
 
 
@@ -50,10 +56,17 @@ class Config:
     accounts_file: Path | None = None
     # Channels that behave as registered ones: names or shell-style patterns ("*" = all).
     registered_channels: tuple[str, ...] = ()
+    # Stored channel ranks of accounts: channel -> lower-case account name -> rank
+    # (an owner has 5, CyTube's rank for the channel's registrant).
+    channel_ranks: dict[str, dict[str, float]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
 
     def is_registered(self, channel: str) -> bool:
         return any(fnmatch.fnmatchcase(channel, pattern) for pattern in self.registered_channels)
+
+    def channel_rank(self, channel: str, account: str) -> float:
+        """What CyTube's channel rank lookup answers for an account in a channel."""
+        return self.channel_ranks.get(channel, {}).get(account.lower(), DEFAULT_CHANNEL_RANK)
 
 
 def _require(condition: bool, message: str) -> None:
@@ -107,6 +120,29 @@ def _parse_channels(raw: Any) -> tuple[str, ...]:
     return tuple(name.lower() for name in raw)
 
 
+def _parse_channel_ranks(raw: Any) -> dict[str, dict[str, float]]:
+    _require(isinstance(raw, dict), 'channel_ranks must be an object like {"chan": {"user": 2}}')
+    parsed: dict[str, dict[str, float]] = {}
+    for channel, ranks in raw.items():
+        _require(
+            CHANNEL_NAME_RE.fullmatch(channel) is not None,
+            f"channel_ranks: {channel!r} is not a valid channel name (1-30 of a-z A-Z 0-9 _ -)",
+        )
+        _require(isinstance(ranks, dict), f"channel_ranks.{channel} must be an object of account name -> rank")
+        parsed[channel.lower()] = {}
+        for account, rank in ranks.items():
+            _require(
+                USERNAME_RE.fullmatch(account) is not None,
+                f"channel_ranks.{channel}: {account!r} is not a valid account name (1-20 of a-z A-Z 0-9 _ -)",
+            )
+            _require(
+                isinstance(rank, (int, float)) and not isinstance(rank, bool) and 0 <= rank <= MAX_RANK,
+                f"channel_ranks.{channel}.{account} must be a rank from 0 to {MAX_RANK} (owner: 5), got {rank!r}",
+            )
+            parsed[channel.lower()][account.lower()] = rank
+    return parsed
+
+
 def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
     """Build a Config from decoded JSON; relative paths are taken from ``base_dir``."""
     known = {f.name for f in fields(Config)}
@@ -135,10 +171,18 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
         config = replace(config, registered_channels=_parse_channels(raw["registered_channels"]))
     if "limits" in raw:
         config = replace(config, limits=_parse_limits(raw["limits"]))
+    if "channel_ranks" in raw:
+        config = replace(config, channel_ranks=_parse_channel_ranks(raw["channel_ranks"]))
     return validate(config)
 
 
 def validate(config: Config) -> Config:
+    # Only a registered channel stores ranks; an unregistered one answers 1 for everyone.
+    unregistered = sorted(name for name in config.channel_ranks if not config.is_registered(name))
+    _require(
+        not unregistered,
+        f"channel_ranks names unregistered channels {unregistered}: add them to registered_channels",
+    )
     # The admin API can switch faults and register accounts: never expose it off the host.
     _require(
         ipaddress.ip_address(config.admin_bind).is_loopback,

@@ -15,7 +15,7 @@ import socketio
 from .accounts import AccountStore, is_valid_username
 from .chat import ChatHandler
 from .clientip import resolve_client_ip
-from .config import MAX_HTTP_BUFFER_SIZE, PING_INTERVAL_S, PING_TIMEOUT_S, Config
+from .config import CHANNEL_NAME_RE, MAX_HTTP_BUFFER_SIZE, PING_INTERVAL_S, PING_TIMEOUT_S, Config
 from .eio3 import LegacyEngine
 from .limits import GuestLoginTracker, Throttle, TokenBucket
 from .model import (
@@ -34,7 +34,6 @@ from .typecheck import MISSING
 
 LOG = logging.getLogger("cytube-standin")
 
-CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,30}")
 RESERVED_NAME_RE = re.compile(r"(?:(.*?[-_])?admin(istrator)?([-_].*)?|(.*?[-_])?owner([-_].*)?)\Z", re.IGNORECASE)
 
 MSG_INVALID_CHANNEL = (
@@ -49,7 +48,6 @@ MSG_NAME_IN_USE = "That name is already in use on this channel."
 MSG_PLAYLIST_LIMIT = "Get Playlist URLs is limited to 1 usage every 60 seconds.  Please try again later."
 MSG_ACP_KICK = "Attempted initACP from non privileged user.  This incident will be reported."
 CHANLOG_MIN_RANK = 3
-ACCOUNT_CHANNEL_RANK = 1  # CyTube's channel rank lookup answers 1 when no rank is stored
 
 Handler = Callable[[Session, Any], Awaitable[None]]
 
@@ -437,7 +435,7 @@ class CytubeServer:
         if channel is None:
             return
         old_rank = session.effective_rank
-        session.channel_rank = ACCOUNT_CHANNEL_RANK
+        session.channel_rank = self.config.channel_rank(channel.name, session.name)
         await self.emit(session, "rank", session.effective_rank)
         await self._maybe_resend_userlist(session, old_rank)
         await self.emit(session, "setPlaylistMeta", dict(PLAYLIST_META))

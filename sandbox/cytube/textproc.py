@@ -58,6 +58,14 @@ def js_substring(text: str, length: int) -> str:
     return text
 
 
+def as_sent_by_node(text: str) -> str:
+    """The text a client receives: node writes lone surrogates as U+FFFD (UTF-8 EF BF BD).
+
+    So a 320-unit cut through an emoji ends in U+FFFD on the wire, not a lone surrogate.
+    """
+    return "".join("\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+
+
 def js_trim(text: str) -> str:
     return text.strip(JS_WHITESPACE)
 
@@ -69,8 +77,7 @@ def replace_control_chars(text: str) -> str:
 
 def to_utf8_like_node(text: str) -> bytes:
     """Encode like Node's Buffer.from(str): lone surrogates become U+FFFD."""
-    cleaned = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return cleaned.encode("utf-8")
+    return as_sent_by_node(text).encode("utf-8")
 
 
 def escape_text(text: str) -> str:

@@ -76,6 +76,23 @@ def test_message_cut_to_320(standin: StandIn, probes: Callable[..., Probe]) -> N
     assert echo_of(chatter(standin, probes), "x" * 400)["msg"] == "x" * 320
 
 
+def test_cut_counts_utf16_units_and_a_split_emoji_becomes_replacement_char(
+    standin: StandIn, probes: Callable[..., Probe]
+) -> None:
+    probe = chatter(standin, probes)
+    assert echo_of(probe, "\U0001f600" * 160)["msg"] == "\U0001f600" * 160  # exactly 320 units
+    cut = echo_of(probe, "x" + "\U0001f600" * 200)["msg"]
+    assert cut == "x" + "\U0001f600" * 159 + "\ufffd"  # 1 + 318 units, then half an emoji
+
+
+def test_pm_cut_through_an_emoji_ends_in_replacement_char(standin: StandIn, probes: Callable[..., Probe]) -> None:
+    channel = fresh_channel()
+    target = chatter(standin, probes, "CutTarget", channel=channel)
+    sender = chatter(standin, probes, "cutsender", channel=channel)
+    sender.emit("pm", {"to": "cuttarget", "msg": "x" + "\U0001f600" * 200})
+    assert target.wait_for("pm")["msg"] == "x" + "\U0001f600" * 159 + "\ufffd"
+
+
 def test_control_characters_become_spaces(standin: StandIn, probes: Callable[..., Probe]) -> None:
     assert echo_of(chatter(standin, probes), "a\x01\x02b\tc\nd")["msg"] == "a b c d"
 

@@ -44,6 +44,9 @@ def test_committed_sandbox_config_matches_contracts() -> None:
     assert config.admin_bind == "127.0.0.1"
     assert config.advertised_io_url == "http://10.231.255.1:1337"
     assert config.limits == Limits()
+    # The probe must be a moderator where the example chatbot answers status PMs (docs/bots.md).
+    assert config.channel_rank("shipit-chatbot", "shipprobe") == 2
+    assert config.channel_rank("shipit-sandbox", "shipprobe") == 1
 
 
 def test_admin_listener_must_be_loopback(tmp_path: Path) -> None:
@@ -193,3 +196,27 @@ def test_limits_can_be_relaxed_but_stay_typed(tmp_path: Path) -> None:
     path.write_text(json.dumps({"limits": {"conn_burst": 4.5}}))
     with pytest.raises(ConfigError, match="whole number"):
         config_module.load(path)
+
+
+@pytest.mark.parametrize(
+    ("ranks", "message"),
+    [
+        ({"bad chan": {"a": 2}}, "'bad chan' is not a valid channel name"),
+        ({"reg-x": {"bad name": 2}}, "'bad name' is not a valid account name"),
+        ({"reg-x": {"a": 256}}, "channel_ranks.reg-x.a must be a rank from 0 to 255"),
+        ({"reg-x": {"a": True}}, "channel_ranks.reg-x.a must be a rank"),
+        ({"reg-x": ["a"]}, "channel_ranks.reg-x must be an object"),
+    ],
+)
+def test_channel_ranks_validation_names_the_bad_value(ranks: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_module.from_mapping({"registered_channels": ["reg-*"], "channel_ranks": ranks}, Path("."))
+
+
+def test_channel_rank_lookup_ignores_case_and_defaults_to_1() -> None:
+    config = config_module.from_mapping(
+        {"registered_channels": ["Reg-*"], "channel_ranks": {"Reg-X": {"ShipProbe": 5}}}, Path(".")
+    )
+    assert config.channel_rank("reg-x", "SHIPPROBE") == 5
+    assert config.channel_rank("reg-x", "someone") == 1
+    assert config.channel_rank("reg-y", "shipprobe") == 1
