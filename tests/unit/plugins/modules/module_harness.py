@@ -1,4 +1,4 @@
-"""Shared helpers for the module unit tests: run a module for real, lay out releases."""
+"""Shared helpers for the module unit tests: run a module for real, lay out releases, fake systemd."""
 
 from __future__ import annotations
 
@@ -27,3 +27,45 @@ def make_release(root: Path, channel: str, release_id: str, built: float, versio
     (path / "RELEASE.json").write_text(
         json.dumps({"release_id": release_id, "version": version, "built_at_epoch": built, "built_at": "t"})
     )
+
+
+class FakeSystemd:
+    """systemctl/journalctl for one unit: restart makes it active with a new pid.
+
+    ``journal`` holds the unit's journal entries (``journalctl -o json``), ``nrestarts`` the
+    automatic restarts systemd reports.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.active = False
+        self.pid = 0
+        self.enabled = False
+        self.nrestarts = 0
+        self.journal: list[dict[str, Any]] = [{"MESSAGE": "INFO joined", "PRIORITY": "6"}]
+
+    def __call__(self, args: Any, **kwargs: Any) -> tuple[int, str, str]:
+        argv = list(args)
+        self.calls.append(argv)
+        if argv[:2] == ["systemctl", "show"]:
+            props = {
+                "LoadState": "loaded",
+                "ActiveState": "active" if self.active else "inactive",
+                "SubState": "running" if self.active else "dead",
+                "MainPID": str(self.pid),
+                "NRestarts": str(self.nrestarts),
+                "Result": "success",
+                "InvocationID": "inv1",
+                "UnitFileState": "enabled" if self.enabled else "disabled",
+            }
+            return 0, "".join("{}={}\n".format(*kv) for kv in props.items()), ""
+        if argv[:2] == ["systemctl", "restart"]:
+            self.active, self.pid = True, self.pid + 100
+        if argv[:2] == ["systemctl", "enable"]:
+            self.enabled = True
+        if argv[0] == "journalctl":
+            return 0, "".join(json.dumps(entry) + "\n" for entry in self.journal), ""
+        return 0, "", ""
+
+    def restarts(self) -> int:
+        return sum(1 for c in self.calls if c[:2] == ["systemctl", "restart"])

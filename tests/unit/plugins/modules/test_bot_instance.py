@@ -17,7 +17,7 @@ from ansible.module_utils import basic
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
 from ansible_collections.cytube.shipit.plugins.modules import bot_instance
-from module_harness import make_release, run
+from module_harness import FakeSystemd, make_release, run
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -25,42 +25,6 @@ SECRET = "s3cret-Bot-Pw-0451"
 
 
 # --------------------------------------------------------------------------- bot_instance
-
-
-class FakeSystemd:
-    """systemctl/journalctl for one unit: restart makes it active with a new pid."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-        self.active = False
-        self.pid = 0
-        self.enabled = False
-
-    def __call__(self, args: Any, **kwargs: Any) -> tuple[int, str, str]:
-        argv = list(args)
-        self.calls.append(argv)
-        if argv[:2] == ["systemctl", "show"]:
-            props = {
-                "LoadState": "loaded",
-                "ActiveState": "active" if self.active else "inactive",
-                "SubState": "running" if self.active else "dead",
-                "MainPID": str(self.pid),
-                "NRestarts": "0",
-                "Result": "success",
-                "InvocationID": "inv1",
-                "UnitFileState": "enabled" if self.enabled else "disabled",
-            }
-            return 0, "".join("{}={}\n".format(*kv) for kv in props.items()), ""
-        if argv[:2] == ["systemctl", "restart"]:
-            self.active, self.pid = True, self.pid + 100
-        if argv[:2] == ["systemctl", "enable"]:
-            self.enabled = True
-        if argv[0] == "journalctl":
-            return 0, json.dumps({"MESSAGE": "INFO joined", "PRIORITY": "6"}) + "\n", ""
-        return 0, "", ""
-
-    def restarts(self) -> int:
-        return sum(1 for c in self.calls if c[:2] == ["systemctl", "restart"])
 
 
 @pytest.fixture()
