@@ -42,3 +42,21 @@ fi
 cache="$HOME/.ansible/test/cache"
 mkdir -p "$cache"
 install -m 0644 "$repo/scripts/get_pip_standin.py" "$cache/get_pip_24_2.py"
+
+# GitHub's OpenAPI description for the GitHub API stand-in (sandbox/github validates every
+# request and response against it). Only generated/api.github.com.json is used, but the
+# npm package is ~385 MB, so it lives in a git-ignored cache outside the checkout.
+octokit_version=23.0.2
+octokit_dir=${SHIPIT_OCTOKIT_OPENAPI:-/var/cache/cytube-shipit/octokit-openapi}
+if [[ -f "$octokit_dir/node_modules/@octokit/openapi/generated/api.github.com.json" &&
+  "$(cat "$octokit_dir/.version" 2>/dev/null)" == "$octokit_version" ]]; then
+  echo "setup: @octokit/openapi $octokit_version is cached in $octokit_dir"
+elif ! command -v npm >/dev/null; then
+  echo "setup: npm is missing, so the GitHub stand-in cannot start: apt-get install npm, then re-run" >&2
+  exit 2
+else
+  echo "setup: installing @octokit/openapi $octokit_version into $octokit_dir"
+  mkdir -p "$octokit_dir"
+  npm install --prefix "$octokit_dir" --no-audit --no-fund --ignore-scripts --silent "@octokit/openapi@$octokit_version"
+  echo "$octokit_version" >"$octokit_dir/.version"
+fi
