@@ -79,7 +79,7 @@ def commit_of(event: Mapping[str, Any]) -> Optional[str]:
 def headline(event: Mapping[str, Any]) -> str:
     """One line: indicator, what, where."""
     icon, verb = INDICATORS.get(event.get("status", ""), ("•", str(event.get("status"))))
-    version, _ = _release(event)
+    version = _release(event)[0]
     kind = event.get("kind") or "deploy"
     where = "%s (%s)" % (event.get("channel") or "?", event.get("environment") or "?")
     if event.get("status") == "started":
@@ -256,7 +256,7 @@ def _failure_text(
     event: Mapping[str, Any],
     troubleshooting_url: str,
     link: Callable[[str, str], str],
-    escape: Callable[[Any], str] = lambda value: _cell(value),
+    escape: Callable[[Any], str] = _cell,
 ) -> str:
     failed = failed_check(event)
     if failed is None:

@@ -246,7 +246,7 @@ class GitHub(object):
         """Every item of a paginated list, following Link rel="next" on the same origin only."""
         url = self.url(path, dict(query, per_page=PER_PAGE))  # type: Optional[str]
         origin = _origin(self.api_url)
-        for _ in range(MAX_PAGES):
+        for _page_number in range(MAX_PAGES):
             if url is None:
                 return
             if _origin(url) != origin:
@@ -254,8 +254,7 @@ class GitHub(object):
                     "GET %s: the next page is on another origin; the token is not sent there" % _shape(path)
                 )
             reply = self.call_url("GET", url, None, "GET %s" % _shape(path))
-            for item in reply.json() or []:
-                yield item
+            yield from reply.json() or []
             url = link_next(reply)
 
 

@@ -96,6 +96,7 @@ attributes:
     support: none
   platform:
     description: Runs on the controller.
+    support: full
     platforms: all
 notes:
   - Needs C(requests) on the controller.
