@@ -17,8 +17,7 @@ from action_harness import make_action
 from ansible.errors import AnsibleActionFail
 from ansible_collections.cytube.shipit.plugins.action import bot_release
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import check_release_id
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_wheelhouse import content_hash, describe_wheel
-from wheel_files import make_wheel
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_wheelhouse import content_hash
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -99,21 +98,34 @@ def test_the_version_is_made_safe_for_the_id(tmp_path: Path) -> None:
     assert bot_release.release_id_for(dict(artifact, version=None), CONFIG, COMMAND, "config.toml").startswith("0-")
 
 
-def wheelhouse_artifact(directory: Path, archive: Path, **payloads: str) -> dict[str, Any]:
-    directory.mkdir()
-    paths = [make_wheel(directory, name="pip", version="24.0", payload="pip\n")]
-    paths += [make_wheel(directory, name=name, payload=payload) for name, payload in payloads.items()]
-    return make_artifact(archive, content_hash=content_hash([describe_wheel(str(p)) for p in paths]))
+def wheel(name: str, version: str = "1.0", record: str = "r1") -> dict[str, Any]:
+    """A wheel as describe_wheel reports it; ``record`` stands for its RECORD digest (its content)."""
+    return {
+        "file": f"{name}-{version}-py3-none-any.whl",
+        "name": name,
+        "version": version,
+        "sha256": hashlib.sha256(f"{name}{version}{record}zip".encode()).hexdigest(),
+        "record_sha256": hashlib.sha256(record.encode()).hexdigest(),
+    }
 
 
-def test_the_id_follows_the_wheels_themselves(tmp_path: Path) -> None:
-    def release_id(name: str, **payloads: str) -> str:
-        artifact = wheelhouse_artifact(tmp_path / name, tmp_path / f"{name}.tar", **payloads)
+@pytest.mark.parametrize(
+    ("wheels", "same"),
+    [
+        ([wheel("dep"), wheel("mybot"), wheel("pip", "24.0")], True),  # listed in another order
+        ([wheel("mybot"), wheel("dep"), wheel("pip", "25.1")], True),  # another pip: it only installs
+        ([wheel("mybot"), wheel("dep", record="r2"), wheel("pip", "24.0")], False),  # a dependency's code
+        ([wheel("mybot"), wheel("dep", "1.1"), wheel("pip", "24.0")], False),  # a dependency's version
+        ([wheel("mybot"), wheel("pip", "24.0")], False),  # a dependency less
+    ],
+)
+def test_the_id_follows_the_wheels_themselves(tmp_path: Path, wheels: list[dict[str, Any]], same: bool) -> None:
+    def release_id(listed: list[dict[str, Any]]) -> str:
+        artifact = make_artifact(tmp_path / "w.tar", content_hash=content_hash(listed))
         return bot_release.release_id_for(artifact, CONFIG, COMMAND, "config.toml")
 
-    base = release_id("base", mybot="x = 1\n", dep="y = 1\n")
-    assert release_id("rebuilt", dep="y = 1\n", mybot="x = 1\n") == base
-    assert release_id("new-dep-code", mybot="x = 1\n", dep="y = 2\n") != base
+    base = release_id([wheel("mybot"), wheel("dep"), wheel("pip", "24.0")])
+    assert (release_id(wheels) == base) is same
 
 
 # --------------------------------------------------------------------------- run()
