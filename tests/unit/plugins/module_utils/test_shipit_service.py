@@ -6,8 +6,10 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_service as ss
 
@@ -159,3 +161,23 @@ def test_journal_errors_by_priority_and_pattern() -> None:
     ]
     assert "_SYSTEMD_INVOCATION_ID=abc" in fake.calls[-1]
     assert ss.journal_errors(fake, "u", "", ss.DEFAULT_ERROR_PATTERN)[0] is None
+
+
+def test_every_host_check_has_the_outcome_check_shape(health_server: dict[str, Any]) -> None:
+    schema = json.loads((Path(__file__).resolve().parents[4] / "meta" / "outcome.schema.json").read_text())
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(dict(schema["$defs"]["check"], **{"$defs": schema["$defs"]}))
+    clock = Clock()
+    fake = FakeSystemd([props()], [{"MESSAGE": "ERROR login failed", "PRIORITY": "6"}])
+    waited = ss.wait_ready(fake, "u", health_server["url"], timeout=1, settle=0, sleep=clock.sleep, clock=clock)
+    failing = FakeSystemd([props("failed", "failed", pid=0, Result="exit-code")])
+    crashed = ss.wait_ready(failing, "u", None, timeout=1, settle=0, sleep=clock.sleep, clock=clock)
+    checks = [
+        *waited["checks"],
+        *crashed["checks"],
+        ss.journal_check(fake, "u", "abc", ss.DEFAULT_ERROR_PATTERN)[0],
+        ss.journal_check(fake, "u", "", ss.DEFAULT_ERROR_PATTERN)[0],
+    ]
+    assert [c["ok"] for c in checks] == [True, True, True, False, False, False, False]
+    for item in checks:
+        validator.validate(item)
