@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any, Dict, List, Optional
 
@@ -40,6 +41,7 @@ FACTS = (
     "failure",
     "rollback",
     "marks",
+    "restarted",
 )
 
 
@@ -49,6 +51,17 @@ def run_start(marks: Dict[str, Any]) -> float:
         float(value) for value in marks.values() if isinstance(value, (int, float)) and not isinstance(value, bool)
     ]
     return min(stamps) if stamps else time.time()
+
+
+def save_copy(outcome: Dict[str, Any], directory: Optional[str]) -> Optional[str]:
+    """Also write the outcome to ``directory`` on the controller (SHIPIT_OUTCOME_DIR: CI artifacts, tests)."""
+    if not directory:
+        return None
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, re.sub(r"[^A-Za-z0-9._-]", "_", outcome["id"]) + ".json")
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(outcome, handle, indent=2, sort_keys=True)
+    return path
 
 
 def collection_version() -> str:
@@ -90,6 +103,7 @@ class ActionModule(ActionBase):
             outcome = build_outcome(facts)
             host_result = self._journal(dict(args, record=None), facts, outcome, me["token"], task_vars)
         self._display.display("\n".join(self._summary(outcome, host_result)))
+        copy = save_copy(outcome, os.environ.get("SHIPIT_OUTCOME_DIR"))
         # The run's failure is raised by the playbook from the shipit_outcome fact (facts of a failed task are
         # not kept), so this task itself only fails for a bug in its arguments.
         result.update(
@@ -103,6 +117,8 @@ class ActionModule(ActionBase):
         )
         if host_result.get("journal_error"):
             result["journal_error"] = host_result["journal_error"]
+        if copy:
+            result["copy"] = copy
         return result
 
     def _facts(self, args: Dict[str, Any], task_vars: Dict[str, Any], token: str) -> Dict[str, Any]:

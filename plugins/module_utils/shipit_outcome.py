@@ -360,7 +360,18 @@ def _explain_success(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tu
             "Verify it as soon as CyTube can be reached: playbooks/verify.yml.",
         )
     verb = "rolled back to" if outcome["kind"] == "rollback" else "runs"
-    return "%s %s %s, verified healthy" % (_where(outcome), verb, what), ""
+    return "%s %s %s%s, verified healthy" % (_where(outcome), verb, what, _activation_words(outcome, facts)), ""
+
+
+def _activation_words(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> str:
+    """``, built now, restarted`` / ``, already built, not restarted (unchanged)``."""
+    words = []
+    built = (outcome.get("release") or {}).get("built")
+    if built is not None:
+        words.append("built now" if built else "already built")
+    if facts.get("restarted") is not None:
+        words.append("restarted" if facts["restarted"] else "not restarted (unchanged)")
+    return "".join(", " + word for word in words)
 
 
 def _explain_rolled_back(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tuple[str, str]:
@@ -482,7 +493,13 @@ def _explain_invalid(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tu
 
 def _explain_check(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tuple[str, str]:
     verb = {"deploy": "would run", "rollback": "would roll back to", "verify": "would verify"}[outcome["kind"]]
-    return "%s %s %s (check mode, nothing changed, not verified)" % (_where(outcome), verb, _release_words(outcome)), ""
+    if outcome["kind"] == "rollback":
+        verb = "would roll back from %s to" % ((outcome.get("previous_release") or {}).get("id") or "nothing")
+    return (
+        "%s %s %s%s (check mode, nothing changed, not verified)"
+        % (_where(outcome), verb, _release_words(outcome), _activation_words(outcome, facts)),
+        "",
+    )
 
 
 _EXPLAINERS = {

@@ -70,6 +70,9 @@ options:
   live_after:
     description: The release that is live after the run.
     type: str
+  restarted:
+    description: Whether the activation restarted the bot (for the words of the summary).
+    type: bool
   record:
     description: On success, the release to record as live (C(release), C(verified), C(pop), C(keep), C(event)); see M(cytube.shipit.bot_record).
     type: dict
@@ -106,7 +109,7 @@ EXAMPLES = r"""
 - name: Fail the run unless its outcome is a success
   ansible.builtin.fail:
     msg: "{{ shipit_outcome_message }}"
-  when: shipit_outcome.status != 'success'
+  when: shipit_outcome.status not in ['success', 'check']
 """
 
 RETURN = r"""

@@ -11,9 +11,11 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from deploy_fixtures import SECRETS_FILE, Shipit, StandIn, admin_up
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_CLI = REPO_ROOT / "sandbox" / "sandbox"
@@ -109,3 +111,49 @@ def sandbox_hosts(sandbox_cli: SandboxCli) -> Iterator[SandboxHosts]:
     if started_here:
         done = sandbox_cli.run("down", timeout=180)
         assert done.returncode == 0, f"sandbox/sandbox down failed:\n{done.stdout}{done.stderr}"
+
+
+# --------------------------------------------------------------------------- the playbooks' world
+
+
+@pytest.fixture(scope="session")
+def standin(sandbox_hosts: SandboxHosts) -> StandIn:
+    """The stand-in that ``sandbox/sandbox up`` runs beside the hosts (with the sandbox accounts)."""
+    if not admin_up():
+        raise AssertionError("the CyTube stand-in of the sandbox is not running: run 'sudo sandbox/sandbox up'")
+    return StandIn()
+
+
+@pytest.fixture(scope="session")
+def sandbox_secrets(standin: StandIn) -> dict[str, Any]:
+    """{'bot': ..., 'probe': ..., 'extra_vars': None}: the passwords ``sandbox/sandbox up`` generated."""
+    if not SECRETS_FILE.exists():
+        raise AssertionError(f"{SECRETS_FILE} is missing: 'sandbox/sandbox up' writes it")
+    values = yaml.safe_load(SECRETS_FILE.read_text())
+    return {"bot": values["sandbox_bot_password"], "probe": values["sandbox_probe_password"], "extra_vars": None}
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Reference-bot wheels 1.0.0, 2.0.0 and 3.0.0 (reproducible builds: the wheelhouse cache stays warm)."""
+    out = tmp_path_factory.mktemp("wheels")
+    built = {}
+    for version in ("1.0.0", "2.0.0", "3.0.0"):
+        done = subprocess.run(
+            [str(REPO_ROOT / "examples" / "build-wheel.sh"), version, str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        built[version] = Path(done.stdout.strip().splitlines()[-1])
+    return built
+
+
+@pytest.fixture(scope="module")
+def shipit(
+    sandbox_hosts: SandboxHosts, standin: StandIn, sandbox_secrets: dict[str, Any], wheels: dict[str, Path]
+) -> Shipit:
+    host = next(h for h in sandbox_hosts.hosts if h.name == "sandbox-1")
+    return Shipit(sandbox_hosts, host, standin, sandbox_secrets, wheels)

@@ -3,6 +3,8 @@
 The tests run the real playbooks (``ansible-playbook`` from the controller venv) against the
 sandbox hosts, with the CyTube stand-in as the outside world:
 
+The fixtures themselves (in conftest.py):
+
 * ``standin`` (session): the admin API of the stand-in that ``sandbox/sandbox up`` runs (on
   10.231.255.1 and 127.0.0.1, the sandbox's addresses).
 * ``sandbox_secrets`` (session): the sandbox passwords, from
@@ -21,14 +23,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-import yaml
+import jsonschema
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_outcome import failure_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -85,44 +88,19 @@ class StandIn:
         return []
 
 
-@pytest.fixture(scope="session")
-def standin(sandbox_hosts: Any) -> StandIn:
-    """The stand-in that ``sandbox/sandbox up`` runs beside the hosts (with the sandbox accounts)."""
-    if not admin_up():
-        raise AssertionError("the CyTube stand-in of the sandbox is not running: run 'sudo sandbox/sandbox up'")
-    return StandIn()
-
-
-@pytest.fixture(scope="session")
-def sandbox_secrets(standin: StandIn) -> dict[str, Any]:
-    """{'bot': ..., 'probe': ..., 'extra_vars': None}: the passwords ``sandbox/sandbox up`` generated."""
-    if not SECRETS_FILE.exists():
-        raise AssertionError(f"{SECRETS_FILE} is missing: 'sandbox/sandbox up' writes it")
-    values = yaml.safe_load(SECRETS_FILE.read_text())
-    return {"bot": values["sandbox_bot_password"], "probe": values["sandbox_probe_password"], "extra_vars": None}
-
-
 # --------------------------------------------------------------------------- wheels
 
 
-@pytest.fixture(scope="session")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("wheels")
-    built = {}
-    for version in ("1.0.0", "2.0.0", "3.0.0"):
-        done = subprocess.run(
-            [str(REPO_ROOT / "examples" / "build-wheel.sh"), version, str(out)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        built[version] = Path(done.stdout.strip().splitlines()[-1])
-    return built
-
-
 # --------------------------------------------------------------------------- runs
+
+
+OUTCOME_SCHEMA = json.loads((REPO_ROOT / "meta" / "outcome.schema.json").read_text())
+
+
+def schema_valid(outcome: dict[str, Any]) -> dict[str, Any]:
+    """``outcome``, after checking it against meta/outcome.schema.json."""
+    jsonschema.Draft202012Validator(OUTCOME_SCHEMA, format_checker=jsonschema.FormatChecker()).validate(outcome)
+    return outcome
 
 
 @dataclasses.dataclass
@@ -132,6 +110,18 @@ class Run:
     stdout: str
     stderr: str
     elapsed: float
+    outcomes: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def outcome(self) -> dict[str, Any]:
+        """The run's one outcome (schema-checked), as run_outcome also wrote it to SHIPIT_OUTCOME_DIR."""
+        assert len(self.outcomes) == 1, f"expected one outcome, got {len(self.outcomes)}:\n{self.explain()}"
+        return self.outcomes[0]
+
+    def ended_with_the_outcome_text(self) -> bool:
+        """The failure text printed is the one rendered from the outcome (reason + next step)."""
+        expected = "Action failed: " + failure_text(self.outcome)
+        return any(line.endswith(expected) for line in self.output.splitlines())
 
     @property
     def output(self) -> str:
@@ -209,17 +199,19 @@ class Shipit:
             self.standin.reset()
         argv = self.argv(playbook, channel, extra, args)
         started = time.monotonic()
-        done = subprocess.run(
-            argv,
-            cwd=REPO_ROOT,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        return Run(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+        with tempfile.TemporaryDirectory(prefix="shipit-outcomes-") as outcome_dir:
+            done = subprocess.run(
+                argv,
+                cwd=REPO_ROOT,
+                env=dict(self.env(), SHIPIT_OUTCOME_DIR=outcome_dir),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+            outcomes = [schema_valid(json.loads(path.read_text())) for path in sorted(Path(outcome_dir).glob("*.json"))]
+        return Run(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - started, outcomes)
 
     def start(
         self, playbook: str, channel: str = CHANNEL_1, extra: dict[str, Any] | None = None, *args: str
@@ -250,6 +242,9 @@ class Shipit:
         values.update(extra or {})
         return self.playbook("deploy.yml", channel, values, *args)
 
+    def deploy_source(self, source: str, channel: str = CHANNEL_1) -> Run:
+        return self.playbook("deploy.yml", channel, {"shipit_bot_source": source})
+
     def rollback(self, extra: dict[str, Any] | None = None, *args: str, channel: str = CHANNEL_1) -> Run:
         return self.playbook("rollback.yml", channel, extra, *args)
 
@@ -275,6 +270,11 @@ class Shipit:
 
     def manifest(self, release: str, channel: str = CHANNEL_1) -> dict[str, Any]:
         return json.loads(self.ssh(f"cat {ROOT}/{channel}/releases/{release}/RELEASE.json"))
+
+    def journal(self, channel: str = CHANNEL_1) -> list[dict[str, Any]]:
+        """The channel's outcome journal on the host, each entry schema-checked."""
+        out = self.hosts.ssh(self.host, f"cat {ROOT}/{channel}/.shipit/outcomes.jsonl 2>/dev/null").stdout
+        return [schema_valid(json.loads(line)) for line in out.splitlines() if line.strip()]
 
     def state(self, channel: str = CHANNEL_1) -> dict[str, Any]:
         out = self.hosts.ssh(self.host, f"cat {ROOT}/{channel}/.shipit/state.json 2>/dev/null").stdout
@@ -324,9 +324,3 @@ class Shipit:
         assert sep, f"cytube_check gave no result: {done.stdout}{done.stderr}"
         result = json.loads(body)
         return result.get("version") if result.get("verdict") == "healthy" else None
-
-
-@pytest.fixture(scope="module")
-def shipit(sandbox_hosts: Any, standin: StandIn, sandbox_secrets: dict[str, Any], wheels: dict[str, Path]) -> Shipit:
-    host = next(h for h in sandbox_hosts.hosts if h.name == "sandbox-1")
-    return Shipit(sandbox_hosts, host, standin, sandbox_secrets, wheels)

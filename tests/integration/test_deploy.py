@@ -1,51 +1,78 @@
 """playbooks/deploy.yml and verify.yml on a sandbox host, against the CyTube stand-in.
 
-One channel (shipit-sandbox on sandbox-1), tests in order, sharing its state: deploy v1, v2,
-an idempotent re-deploy, a --check preview, the four bad releases of the reference bot (each
-rolled back automatically), a failed build, bad input, CyTube down, secrets in -vvv output.
-Needs root: sudo .venv/bin/pytest tests/integration/test_deploy.py
+One channel (shipit-sandbox on sandbox-1). The module fixture ``released`` deploys 1.0.0 then
+2.0.0 on a fresh channel once; every test starts from "2.0.0 is live" (a failed deploy rolls
+back to it, and ``on_v2`` puts it back otherwise), so the tests do not depend on their order.
+Each run's outcome is checked against meta/outcome.schema.json, on the host's journal and in
+the run's output. Needs root: sudo .venv/bin/pytest tests/integration/test_deploy.py
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
-from deploy_fixtures import CHANNEL_1, ROOT, Shipit, sandbox_secrets, shipit, standin, wheels  # noqa: F401
+from deploy_fixtures import CHANNEL_1, CHANNEL_2, ROOT, Run, Shipit
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(600)]
 
-# Both shared across the module: release ids of the good versions.
-IDS: dict[str, str] = {}
+
+@dataclasses.dataclass(frozen=True)
+class Released:
+    """The two good releases deployed on a fresh channel, and their runs."""
+
+    ids: dict[str, str]
+    runs: dict[str, Run]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_channel(shipit: Shipit) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def released(shipit: Shipit) -> Released:
     shipit.wipe(CHANNEL_1)
+    ids, runs = {}, {}
+    for version in ("1.0.0", "2.0.0"):
+        run = shipit.deploy(version)
+        assert run.rc == 0, run.explain()
+        ids[version], runs[version] = live_id(shipit), run
+    return Released(ids, runs)
 
 
-def live_id(shipit: Shipit) -> str:  # noqa: F811
+@pytest.fixture
+def on_v2(shipit: Shipit, released: Released) -> Released:
+    """2.0.0 is live when the test starts."""
+    if shipit.current() != released.ids["2.0.0"]:
+        run = shipit.deploy("2.0.0")
+        assert run.rc == 0, run.explain()
+    return released
+
+
+def live_id(shipit: Shipit) -> str:
     current = shipit.current()
     assert current, "no current link"
     return current
 
 
-def test_first_deploy(shipit: Shipit) -> None:  # noqa: F811
-    run = shipit.deploy("1.0.0")
-    assert run.rc == 0, run.explain()
-    release = live_id(shipit)
+def test_first_deploy(shipit: Shipit, released: Released) -> None:
+    run, release = released.runs["1.0.0"], released.ids["1.0.0"]
     assert release.startswith("1.0.0-")
-    IDS["1.0.0"] = release
-    assert shipit.answer() == "1.0.0"
     manifest = shipit.manifest(release)
     assert manifest["version"] == "1.0.0" and manifest["release_id"] == release
     assert manifest["source"] == str(shipit.wheels["1.0.0"])
     assert len(manifest["artifact_sha256"]) == 64 and manifest["actor"] and manifest["built_at"]
     assert shipit.state()["releases"][release]["status"] == "good"
     assert "verified healthy" in run.stdout
+    outcome = run.outcome
+    assert outcome["status"] == "success" and outcome["verified"] and outcome["changed"]
+    assert outcome["release"]["id"] == release and outcome["release"]["built"] is True
+    assert outcome["previous_release"] is None and outcome["verdict"]["verdict"] == "healthy"
+    assert {"validate", "resolve", "preflight", "lock", "build", "switch", "ready", "verify", "record"} <= set(
+        outcome["timings"]
+    )
+    assert outcome in shipit.journal(), "the outcome printed is the one journaled on the host"
+    assert f"DEPLOY SUCCESS: {outcome['reason']}" in run.stdout
 
 
-def test_layout_secrets_and_unit(shipit: Shipit) -> None:  # noqa: F811
+def test_layout_secrets_and_unit(shipit: Shipit, on_v2: Released) -> None:
     base = f"{ROOT}/{CHANNEL_1}"
     out = shipit.ssh(
         "stat -c '%U %a' /etc/cytube-shipit/{chan}/bot-password; "
@@ -72,36 +99,39 @@ def test_layout_secrets_and_unit(shipit: Shipit) -> None:  # noqa: F811
         assert expected in props, props
 
 
-def test_deploy_v2(shipit: Shipit) -> None:  # noqa: F811
-    run = shipit.deploy("2.0.0")
-    assert run.rc == 0, run.explain()
-    release = live_id(shipit)
-    assert release.startswith("2.0.0-") and release != IDS["1.0.0"]
-    IDS["2.0.0"] = release
-    assert shipit.answer() == "2.0.0"
-    assert IDS["1.0.0"] in shipit.releases()
-    assert shipit.state()["stack"][-2:] == [IDS["1.0.0"], release]
+def test_deploy_v2(shipit: Shipit, released: Released) -> None:
+    release = released.ids["2.0.0"]
+    assert release.startswith("2.0.0-") and release != released.ids["1.0.0"]
+    assert released.ids["1.0.0"] in shipit.releases()
+    outcome = released.runs["2.0.0"].outcome
+    assert outcome["previous_release"]["id"] == released.ids["1.0.0"] and outcome["changed"]
 
 
-def test_redeploy_is_a_noop(shipit: Shipit) -> None:  # noqa: F811
+def test_redeploy_is_a_noop(shipit: Shipit, on_v2: Released) -> None:
     pid = shipit.main_pid()
     run = shipit.deploy("2.0.0")
     assert run.rc == 0, run.explain()
     assert run.recap("sandbox-1")["changed"] == 0, run.explain()
     assert shipit.main_pid() == pid, "the bot was restarted"
-    assert live_id(shipit) == IDS["2.0.0"]
+    assert live_id(shipit) == on_v2.ids["2.0.0"]
+    assert shipit.answer() == "2.0.0"
     assert "not restarted (unchanged)" in run.stdout
+    outcome = run.outcome
+    assert outcome["status"] == "success" and not outcome["changed"] and outcome["release"]["built"] is False
+    assert shipit.journal()[-1] == outcome
 
 
-def test_check_diff_previews_and_changes_nothing(shipit: Shipit) -> None:  # noqa: F811
+def test_check_diff_previews_and_changes_nothing(shipit: Shipit, on_v2: Released) -> None:
     pid = shipit.main_pid()
-    before = shipit.releases()
+    before, journal = shipit.releases(), shipit.journal()
     run = shipit.deploy("3.0.0", "--check", "--diff")
     assert run.rc == 0, run.explain()
+    assert run.outcome["status"] == "check" and "DEPLOY CHECK" in run.stdout, run.explain()
     assert "would run release 3.0.0-" in run.stdout
-    assert "current -> releases/{}".format(IDS["2.0.0"]) in run.stdout  # the diff: before ...
+    assert "current -> releases/{}".format(on_v2.ids["2.0.0"]) in run.stdout  # the diff: before ...
     assert "+current -> releases/3.0.0-" in run.stdout  # ... and after
-    assert shipit.releases() == before and live_id(shipit) == IDS["2.0.0"] and shipit.main_pid() == pid
+    assert shipit.releases() == before and live_id(shipit) == on_v2.ids["2.0.0"] and shipit.main_pid() == pid
+    assert shipit.journal() == journal, "check mode journals nothing"
 
 
 BAD_RELEASES = [
@@ -113,29 +143,55 @@ BAD_RELEASES = [
 
 
 @pytest.mark.parametrize("faults,checks", BAD_RELEASES)
-def test_bad_release_is_rolled_back(shipit: Shipit, faults: dict[str, Any], checks: tuple[str, ...]) -> None:  # noqa: F811
+def test_bad_release_is_rolled_back(
+    shipit: Shipit, on_v2: Released, faults: dict[str, Any], checks: tuple[str, ...]
+) -> None:
     run = shipit.deploy("3.0.0", faults=faults)
     assert run.rc != 0, run.explain()
-    assert "Rolled back to {}".format(IDS["2.0.0"]) in run.output, run.explain()
+    assert "Rolled back to {}".format(on_v2.ids["2.0.0"]) in run.output, run.explain()
     assert "verified healthy" in run.output, run.explain()
     assert any(f"FAILED check {name}" in run.output for name in checks), run.explain()
-    assert live_id(shipit) == IDS["2.0.0"]
+    assert live_id(shipit) == on_v2.ids["2.0.0"]
     assert shipit.answer() == "2.0.0"
     state = shipit.state()
     bad = [rid for rid, entry in state["releases"].items() if entry.get("status") == "bad"]
     newest = max(bad, key=lambda rid: state["releases"][rid]["marked_at"])
     assert newest.startswith("3.0.0-") and newest in shipit.releases(), "the bad release is kept for forensics"
     assert state["releases"][newest]["reason"].split(":")[0] in checks
+    outcome = run.outcome
+    assert outcome["status"] == "rolled_back" and outcome["failed_check"] in checks
+    assert outcome["release"]["id"] == newest and outcome["rollback"]["result"] == "verified"
+    assert outcome["rollback"]["target"]["id"] == on_v2.ids["2.0.0"]
+    assert outcome["rollback"]["verdict"]["verdict"] == "healthy" and "rollback" in outcome["timings"]
+    assert run.ended_with_the_outcome_text(), run.explain()
+    assert shipit.journal()[-1] == outcome
 
 
-def test_rollback_list_shows_bad_releases(shipit: Shipit) -> None:  # noqa: F811
+def test_a_failing_first_deploy_stops_the_bot_and_says_so(shipit: Shipit) -> None:
+    shipit.wipe(CHANNEL_2)
+    try:
+        run = shipit.deploy("3.0.0", channel=CHANNEL_2, faults={"never_answer": True})
+        assert run.rc != 0, run.explain()
+        outcome = run.outcome
+        assert outcome["status"] == "rollback_failed" and outcome["rollback"]["result"] == "stopped"
+        assert "no previous good release to roll back to, so the bot was stopped" in outcome["reason"]
+        assert run.ended_with_the_outcome_text(), run.explain()
+        assert shipit.current(CHANNEL_2) is None and shipit.unit(CHANNEL_2)["ActiveState"] != "active"
+        assert shipit.journal(CHANNEL_2) == [outcome]
+    finally:
+        shipit.wipe(CHANNEL_2)
+
+
+def test_rollback_list_shows_bad_releases(shipit: Shipit, on_v2: Released) -> None:
+    shipit.deploy("3.0.0", faults={"never_answer": True})
     run = shipit.rollback({"rollback_to": "list"})
     assert run.rc == 0, run.explain()
-    assert "live {}".format(IDS["2.0.0"]) in run.stdout
-    assert run.stdout.count("BAD") >= 4
+    assert "live {}".format(on_v2.ids["2.0.0"]) in run.stdout
+    assert "BAD" in run.stdout
+    assert run.outcomes == [], "a listing changes nothing and has no outcome"
 
 
-def test_failed_build_leaves_the_live_release_untouched(shipit: Shipit) -> None:  # noqa: F811
+def test_failed_build_leaves_the_live_release_untouched(shipit: Shipit, on_v2: Released) -> None:
     pid = shipit.main_pid()
     before = shipit.releases()
     # An invalid config value: the bot's --check-config fails at build time.
@@ -143,43 +199,66 @@ def test_failed_build_leaves_the_live_release_untouched(shipit: Shipit) -> None:
     assert run.rc != 0, run.explain()
     assert "build of release 3.0.0-" in run.output and "the live release is untouched" in run.output
     assert "answer_delay_s" in run.output
-    assert shipit.releases() == before and live_id(shipit) == IDS["2.0.0"] and shipit.main_pid() == pid
+    assert shipit.releases() == before and live_id(shipit) == on_v2.ids["2.0.0"] and shipit.main_pid() == pid
+    outcome = run.outcome
+    assert outcome["status"] == "failed" and outcome["failed_check"] == "build" and not outcome["changed"]
+    assert run.ended_with_the_outcome_text() and shipit.journal()[-1] == outcome
 
 
 @pytest.mark.parametrize(
     "extra,needle",
     [
-        ({"shipit_channel": "bad name!"}, "shipit_channel 'bad name!' is not usable"),
+        ({"shipit_channel": "bad name!"}, "shipit_channel 'bad name!' is not a CyTube channel name"),
         ({"shipit_channel": "nosuchchannel"}, "not one of the channels of this inventory"),
         ({"shipit_bot_source": ""}, "shipit_bot_source is not set"),
-        (
-            {"shipit_bot_source": "/nonexistent/bot-1.0-py3-none-any.whl"},
-            "/nonexistent/bot-1.0-py3-none-any.whl does not exist",
-        ),
-        ({"shipit_verify_overrides": {"reply_timeout": -1}}, "shipit_verify_overrides"),
-        ({"shipit_verify_overrides": {"reply_timout": 2}}, "shipit_verify_overrides"),
+        ({"shipit_verify_overrides": {"reply_timeout": -1}}, "shipit_verify_overrides reply_timeout -1"),
+        ({"shipit_verify_overrides": {"reply_timout": 2}}, "unknown key 'reply_timout'"),
+        ({"shipit_keep_releases": -1}, "shipit_keep_releases -1 is not valid"),
+        ({"shipit_lock_ttl": "abc"}, "shipit_lock_ttl 'abc' is not valid"),
     ],
-    ids=["channel-format", "unknown-channel", "no-source", "missing-wheel", "negative-threshold", "unknown-threshold"],
+    ids=["channel-format", "unknown-channel", "no-source", "negative-threshold", "unknown-threshold", "keep", "ttl"],
 )
-def test_bad_input_fails_before_any_change(shipit: Shipit, extra: dict[str, Any], needle: str) -> None:  # noqa: F811
-    pid = shipit.main_pid()
+def test_bad_input_fails_before_any_change(shipit: Shipit, on_v2: Released, extra: dict[str, Any], needle: str) -> None:
+    pid, journal = shipit.main_pid(), shipit.journal()
     values = {"shipit_bot_source": str(shipit.wheels["3.0.0"])}
     values.update(extra)
     channel = values.pop("shipit_channel", CHANNEL_1)
     run = shipit.playbook("deploy.yml", channel, values)
     assert run.rc != 0 and needle in run.output, run.explain()
+    assert run.outcome["status"] == "invalid" and run.ended_with_the_outcome_text(), run.explain()
     assert "Take the deploy lock" not in run.stdout, "failed after the lock"
-    assert live_id(shipit) == IDS["2.0.0"] and shipit.main_pid() == pid
+    assert live_id(shipit) == on_v2.ids["2.0.0"] and shipit.main_pid() == pid
+    assert shipit.journal() == journal, "bad input contacts nothing"
 
 
-def test_verify_playbook_healthy(shipit: Shipit) -> None:  # noqa: F811
+def test_a_missing_wheel_fails_resolving_and_changes_nothing(shipit: Shipit, on_v2: Released) -> None:
+    run = shipit.deploy_source("/nonexistent/bot-1.0-py3-none-any.whl")
+    assert run.rc != 0 and "/nonexistent/bot-1.0-py3-none-any.whl does not exist" in run.output, run.explain()
+    assert run.outcome["status"] == "failed" and run.outcome["failed_check"] == "resolve"
+    assert live_id(shipit) == on_v2.ids["2.0.0"]
+
+
+def test_validate_tag_checks_inputs_without_contacting_hosts(shipit: Shipit, on_v2: Released) -> None:
+    run = shipit.playbook("deploy.yml", CHANNEL_1, {"shipit_keep_releases": -1}, "--tags", "validate")
+    assert run.rc != 0 and "shipit_keep_releases -1" in run.output, run.explain()
+    good = shipit.playbook(
+        "deploy.yml", CHANNEL_1, {"shipit_bot_source": str(shipit.wheels["3.0.0"])}, "--tags", "validate"
+    )
+    assert good.rc == 0 and good.outcomes == [], good.explain()
+    assert "bot_artifact" not in good.stdout and "channel lock" not in good.stdout.lower()
+
+
+def test_verify_playbook_healthy(shipit: Shipit, on_v2: Released) -> None:
     run = shipit.verify()
     assert run.rc == 0, run.explain()
     assert "is healthy" in run.stdout
     assert run.recap("sandbox-1")["changed"] == 0
+    outcome = run.outcome
+    assert outcome["kind"] == "verify" and outcome["status"] == "success"
+    assert outcome["release"]["id"] == on_v2.ids["2.0.0"] and shipit.journal()[-1] == outcome
 
 
-def test_cytube_down_is_inconclusive_and_changes_nothing(shipit: Shipit) -> None:  # noqa: F811
+def test_cytube_down_refuses_the_deploy_and_makes_verify_inconclusive(shipit: Shipit, on_v2: Released) -> None:
     pid = shipit.main_pid()
     before = shipit.releases()
     shipit.standin.reset()
@@ -187,17 +266,20 @@ def test_cytube_down_is_inconclusive_and_changes_nothing(shipit: Shipit) -> None
     try:
         run = shipit.playbook("deploy.yml", CHANNEL_1, {"shipit_bot_source": str(shipit.wheels["3.0.0"])}, reset=False)
         assert run.rc != 0, run.explain()
-        assert "inconclusive" in run.output and "nothing was changed" in run.output, run.explain()
+        assert "refused before anything changed (preflight)" in run.output, run.explain()
+        assert run.outcome["status"] == "refused" and run.ended_with_the_outcome_text()
         verify = shipit.playbook("verify.yml", CHANNEL_1, None, reset=False)
         assert verify.rc != 0, verify.explain()
         assert "INCONCLUSIVE" in verify.output, verify.explain()
+        assert verify.outcome["status"] == "inconclusive" and verify.ended_with_the_outcome_text()
     finally:
         shipit.standin.reset()
-    assert shipit.releases() == before and live_id(shipit) == IDS["2.0.0"] and shipit.main_pid() == pid
-    assert not [r for r, e in shipit.state()["releases"].items() if e.get("status") == "bad" and r == IDS["2.0.0"]]
+    assert shipit.releases() == before and live_id(shipit) == on_v2.ids["2.0.0"] and shipit.main_pid() == pid
+    assert shipit.state()["releases"][on_v2.ids["2.0.0"]]["status"] == "good"
+    assert [o["status"] for o in shipit.journal()[-2:]] == ["refused", "inconclusive"]
 
 
-def test_secrets_never_appear_in_output(shipit: Shipit) -> None:  # noqa: F811
+def test_secrets_never_appear_in_output_or_outcomes(shipit: Shipit, on_v2: Released) -> None:
     runs = [
         shipit.deploy("2.0.0", "-vvv"),  # no-op deploy
         shipit.deploy("3.0.0", "-vvv", faults={"never_answer": True}),  # a failed deploy and its rollback
@@ -205,13 +287,16 @@ def test_secrets_never_appear_in_output(shipit: Shipit) -> None:  # noqa: F811
         shipit.rollback({"rollback_to": "list"}, "-vvv"),
     ]
     assert runs[0].rc == 0 and runs[1].rc != 0 and runs[2].rc == 0 and runs[3].rc == 0, runs[1].explain()
-    for run in runs:
-        for name, secret in (("bot", shipit.secrets["bot"]), ("probe", shipit.secrets["probe"])):
+    journal = shipit.ssh(f"cat {ROOT}/{CHANNEL_1}/.shipit/outcomes.jsonl")
+    for name, secret in (("bot", shipit.secrets["bot"]), ("probe", shipit.secrets["probe"])):
+        for run in runs:
             assert secret not in run.output, f"the {name} password appears in the output of {run.argv}"
-    assert live_id(shipit) == IDS["2.0.0"]
+            assert all(secret not in str(outcome) for outcome in run.outcomes)
+        assert secret not in journal, f"the {name} password is in the journal"
+    assert live_id(shipit) == on_v2.ids["2.0.0"]
 
 
-def test_verify_prod_profile_runs_a_stability_window(shipit: Shipit) -> None:  # noqa: F811
+def test_verify_prod_profile_runs_a_stability_window(shipit: Shipit, on_v2: Released) -> None:
     overrides = {"repeat": 3, "interval": 1, "reply_timeout": 2}
     run = shipit.verify_with({"shipit_verify_profile": "prod", "shipit_verify_overrides": overrides})
     assert run.rc == 0, run.explain()

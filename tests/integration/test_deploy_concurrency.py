@@ -16,21 +16,31 @@ import time
 from collections.abc import Callable
 
 import pytest
-from deploy_fixtures import CHANNEL_1, ROOT, Shipit, sandbox_secrets, shipit, standin, wheels  # noqa: F401
+from deploy_fixtures import CHANNEL_1, ROOT, Shipit
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(600)]
 
 SLOW = {"shipit_verify_overrides": {"repeat": 3, "interval": 2}}
 LOCK = f"{ROOT}/{CHANNEL_1}/.shipit/lock.json"
-IDS: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fresh_channel(shipit: Shipit) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def ids(shipit: Shipit) -> dict[str, str]:
+    """A fresh channel with good releases 1.0.0, 2.0.0 and 3.0.0 (3.0.0 live): their ids."""
     shipit.wipe(CHANNEL_1)
-    run = shipit.deploy("1.0.0")
-    assert run.rc == 0, run.explain()
-    IDS["1.0.0"] = shipit.current()
+    found = {}
+    for version in ("1.0.0", "2.0.0", "3.0.0"):
+        run = shipit.deploy(version)
+        assert run.rc == 0, run.explain()
+        found[version] = shipit.current()
+    return found
+
+
+def make_live(shipit: Shipit, ids: dict[str, str], version: str) -> str:
+    if shipit.current() != ids[version]:
+        run = shipit.deploy(version)
+        assert run.rc == 0, run.explain()
+    return ids[version]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -40,7 +50,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.05)
 
 
-def lock_held(shipit: Shipit) -> bool:  # noqa: F811
+def lock_held(shipit: Shipit) -> bool:
     return shipit.hosts.ssh(shipit.host, f"test -s {LOCK}").returncode == 0
 
 
@@ -49,7 +59,8 @@ def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
     return proc.returncode, out
 
 
-def test_second_deploy_waits_for_the_first(shipit: Shipit) -> None:  # noqa: F811
+def test_second_deploy_waits_for_the_first(shipit: Shipit, ids: dict[str, str]) -> None:
+    make_live(shipit, ids, "1.0.0")
     shipit.standin.reset()
     first = shipit.start("deploy.yml", CHANNEL_1, dict(SLOW, shipit_bot_source=str(shipit.wheels["2.0.0"])))
     try:
@@ -63,12 +74,13 @@ def test_second_deploy_waits_for_the_first(shipit: Shipit) -> None:  # noqa: F81
     assert second.rc == 0, second.explain()
     assert f"channel {CHANNEL_1} is locked by" in second.stdout and "waiting up to" in second.stdout
     assert f"pid {first.pid}" in second.stdout
-    assert shipit.current().startswith("3.0.0-")
-    IDS["3.0.0"] = shipit.current()
+    assert shipit.current() == ids["3.0.0"]
+    assert second.outcome["status"] == "success" and second.outcome["timings"]["lock"] > 0
     assert not lock_held(shipit), "the lock was not released"
 
 
-def test_second_deploy_fails_after_the_bound_naming_the_holder(shipit: Shipit) -> None:  # noqa: F811
+def test_second_deploy_fails_after_the_bound_naming_the_holder(shipit: Shipit, ids: dict[str, str]) -> None:
+    make_live(shipit, ids, "1.0.0")
     shipit.standin.reset()
     first = shipit.start("deploy.yml", CHANNEL_1, dict(SLOW, shipit_bot_source=str(shipit.wheels["2.0.0"])))
     try:
@@ -87,12 +99,13 @@ def test_second_deploy_fails_after_the_bound_naming_the_holder(shipit: Shipit) -
     assert f"pid {first.pid}" in message and "deploy.yml" in message, second.explain()
     assert "deploy cytube-refbot 2.0.0" in message, second.explain()
     assert "wait bound 1 s" in message
+    assert second.outcome["status"] == "refused" and second.outcome["failed_check"] == "lock"
+    assert second.ended_with_the_outcome_text(), second.explain()
     assert rc == 0, out[-4000:]
-    assert shipit.current().startswith("2.0.0-")
-    IDS["2.0.0"] = shipit.current()
+    assert shipit.current() == ids["2.0.0"]
 
 
-def kill_after_switch(shipit: Shipit, proc: subprocess.Popen, before: str) -> None:  # noqa: F811
+def kill_after_switch(shipit: Shipit, proc: subprocess.Popen, before: str) -> None:
     try:
         wait_until(
             lambda: (shipit.current() or before) != before or proc.poll() is not None,
@@ -105,37 +118,39 @@ def kill_after_switch(shipit: Shipit, proc: subprocess.Popen, before: str) -> No
     assert shipit.current() != before, "the deploy ended before it switched"
 
 
-def test_killed_deploy_then_rerun_converges(shipit: Shipit) -> None:  # noqa: F811
+def test_killed_deploy_then_rerun_converges(shipit: Shipit, ids: dict[str, str]) -> None:
+    make_live(shipit, ids, "2.0.0")
     shipit.standin.reset()
     extra = dict(SLOW, shipit_bot_source=str(shipit.wheels["1.0.0"]))
     proc = shipit.start("deploy.yml", CHANNEL_1, extra)
-    kill_after_switch(shipit, proc, IDS["2.0.0"])
-    assert shipit.current() == IDS["1.0.0"] and lock_held(shipit), "expected a stale lock after SIGKILL"
+    kill_after_switch(shipit, proc, ids["2.0.0"])
+    assert shipit.current() == ids["1.0.0"] and lock_held(shipit), "expected a stale lock after SIGKILL"
     rerun = shipit.deploy("1.0.0")
     assert rerun.rc == 0, rerun.explain()
     assert "took over the stale lock" in rerun.output, rerun.explain()
-    assert shipit.current() == IDS["1.0.0"] and shipit.answer() == "1.0.0"
+    assert shipit.current() == ids["1.0.0"] and shipit.answer() == "1.0.0"
     state = shipit.state()
-    assert state["releases"][IDS["1.0.0"]]["status"] == "good" and state["stack"][-1] == IDS["1.0.0"]
+    assert state["releases"][ids["1.0.0"]]["status"] == "good" and state["stack"][-1] == ids["1.0.0"]
     assert not lock_held(shipit)
 
 
-def test_killed_bad_deploy_then_rerun_rolls_back(shipit: Shipit) -> None:  # noqa: F811
+def test_killed_bad_deploy_then_rerun_rolls_back(shipit: Shipit, ids: dict[str, str]) -> None:
+    make_live(shipit, ids, "1.0.0")
     shipit.standin.reset()
     extra = dict(SLOW, shipit_bot_source=str(shipit.wheels["3.0.0"]), shipit_bot_faults={"never_answer": True})
     proc = shipit.start("deploy.yml", CHANNEL_1, extra)
-    kill_after_switch(shipit, proc, IDS["1.0.0"])
+    kill_after_switch(shipit, proc, ids["1.0.0"])
     bad = shipit.current()
-    assert bad.startswith("3.0.0-") and bad != IDS["3.0.0"]
+    assert bad.startswith("3.0.0-") and bad != ids["3.0.0"]
     rerun = shipit.deploy("3.0.0", faults={"never_answer": True})
     assert rerun.rc != 0, rerun.explain()
-    assert "Rolled back to {}".format(IDS["1.0.0"]) in rerun.output, rerun.explain()
-    assert shipit.current() == IDS["1.0.0"] and shipit.answer() == "1.0.0"
+    assert "Rolled back to {}".format(ids["1.0.0"]) in rerun.output, rerun.explain()
+    assert shipit.current() == ids["1.0.0"] and shipit.answer() == "1.0.0"
     assert shipit.state()["releases"][bad]["status"] == "bad"
 
 
-def test_cytube_down_after_the_switch_is_inconclusive_without_rollback(shipit: Shipit) -> None:  # noqa: F811
-    before = shipit.current()
+def test_cytube_down_after_the_switch_is_inconclusive_without_rollback(shipit: Shipit, ids: dict[str, str]) -> None:
+    before = make_live(shipit, ids, "1.0.0")
     shipit.standin.reset()
     proc = shipit.start("deploy.yml", CHANNEL_1, {"shipit_bot_source": str(shipit.wheels["2.0.0"])})
     try:
@@ -148,6 +163,8 @@ def test_cytube_down_after_the_switch_is_inconclusive_without_rollback(shipit: S
         shipit.standin.reset()
     assert proc.returncode != 0, out[-4000:]
     assert "INCONCLUSIVE" in out and "nothing was rolled back" in out, out[-4000:]
+    outcome = shipit.journal()[-1]
+    assert outcome["status"] == "inconclusive" and outcome["rollback"]["result"] == "skipped"
     new = shipit.current()
     assert new != before and new.startswith("2.0.0-"), "the new release must stay live (no blind rollback)"
     state = shipit.state()
