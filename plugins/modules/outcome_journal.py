@@ -99,7 +99,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_journal impor
     sent_ids,
     unsent_outcomes,
 )
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import ChannelLayout, ShipitError
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout, ShipitError
 
 STATE_DIR_NAME = ".shipit"
 

@@ -86,11 +86,13 @@ def journal_root(sandbox: SandboxHosts, dashboard_host: SandboxHost) -> Iterator
     sandbox.ssh(dashboard_host, f"systemctl start {UNIT}; rm -rf {root}")
 
 
-def journaled_outcome(sandbox: SandboxHosts, host: SandboxHost, root: str) -> dict[str, Any]:
-    outcome = json.loads((REPO_ROOT / "tests" / "fixtures" / "outcomes" / "deploy_success.json").read_text())
+def journaled_outcome(
+    sandbox: SandboxHosts, host: SandboxHost, root: str, channel: str = CHANNEL, fixture: str = "deploy_success"
+) -> dict[str, Any]:
+    outcome = json.loads((REPO_ROOT / "tests" / "fixtures" / "outcomes" / f"{fixture}.json").read_text())
     run_id = f"itest-{uuid.uuid4().hex[:12]}"
-    outcome.update(id=f"{run_id}:deploy:{CHANNEL}:{HOST}", run_id=run_id, host=HOST)
-    state_dir = f"{root}/{CHANNEL}/.shipit"
+    outcome.update(id=f"{run_id}:{outcome['kind']}:{channel}:{HOST}", run_id=run_id, host=HOST, channel=channel)
+    state_dir = f"{root}/{channel}/.shipit"
     line = json.dumps(outcome, separators=(",", ":"))
     done = sandbox.ssh(
         host, f"mkdir -p {state_dir} && printf '%s\\n' {shlex.quote(line)} >> {state_dir}/outcomes.jsonl"
@@ -182,3 +184,39 @@ def test_replaying_a_journal_twice_adds_nothing(
         _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
         assert counts == (0, 1, 0, 1)
     assert rows_with_id(url, outcome["id"]) == 1
+
+
+def flush(root: str, url: str, token: str) -> subprocess.CompletedProcess[str]:
+    variables = {
+        "shipit_hosts": HOST,
+        "shipit_root": root,
+        "shipit_dashboard_url": url,
+        "shipit_dashboard_token": token,
+    }
+    return ansible_playbook(str(REPO_ROOT / "playbooks" / "flush.yml"), "-e", json.dumps(variables))
+
+
+def test_flush_ships_every_channels_backlog_and_fails_while_the_dashboard_is_down(
+    sandbox: SandboxHosts, dashboard_host: SandboxHost, journal_root: str
+) -> None:
+    token = TOKEN_FILE.read_text().strip()
+    url = f"http://{dashboard_host.address}:{PORT}"
+    outcomes = [
+        journaled_outcome(sandbox, dashboard_host, journal_root),
+        journaled_outcome(
+            sandbox, dashboard_host, journal_root, channel="shipit-sandbox2", fixture="deploy_rolled_back"
+        ),
+    ]
+    assert sandbox.ssh(dashboard_host, f"systemctl stop {UNIT}").returncode == 0
+    done = flush(journal_root, url, token)
+    assert done.returncode != 0
+    assert "2 outcome(s) stayed unsent" in done.stdout and token not in done.stdout + done.stderr
+
+    assert sandbox.ssh(dashboard_host, f"systemctl start {UNIT}").returncode == 0
+    wait_healthy(url)
+    done = flush(journal_root, url, token)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "2 outcome(s) stored, 0 already stored, 0 left unsent" in done.stdout
+    for outcome in outcomes:
+        assert requests.get(f"{url}/api/deployments/{outcome['id']}", timeout=5).json()["status"] == outcome["status"]
+    assert sent_ids(sandbox, dashboard_host, journal_root) == {outcomes[0]["id"]}
