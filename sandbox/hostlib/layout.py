@@ -32,6 +32,7 @@ STATE_DIR = Path("/run/cytube-shipit/sandbox")
 HOST_STATE_DIR = STATE_DIR / "hosts"
 LOCK_FILE = STATE_DIR / "hosts.lock"
 SSH_KEY = STATE_DIR / "id_ed25519"
+KNOWN_HOSTS = STATE_DIR / "known_hosts"
 CACHE_DIR = Path("/var/cache/cytube-shipit/roots")
 CACHED_ROOT = CACHE_DIR / SUITE
 HOSTS_ROOT_DIR = Path("/var/lib/cytube-shipit/sandbox")

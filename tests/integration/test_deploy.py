@@ -248,6 +248,12 @@ def test_validate_tag_checks_inputs_without_contacting_hosts(shipit: Shipit, on_
     assert "bot_artifact" not in good.stdout and "channel lock" not in good.stdout.lower()
 
 
+@pytest.mark.parametrize("playbook", ["deploy.yml", "verify.yml", "rollback.yml"])
+def test_a_host_pattern_that_matches_nothing_fails(shipit: Shipit, playbook: str) -> None:
+    run = shipit.playbook(playbook, CHANNEL_1, {"shipit_hosts": "sandbox-99", "shipit_bot_source": "x==1"})
+    assert run.rc != 0 and "shipit_hosts sandbox-99 matches no host of this inventory" in run.output, run.explain()
+
+
 def test_verify_playbook_healthy(shipit: Shipit, on_v2: Released) -> None:
     run = shipit.verify()
     assert run.rc == 0, run.explain()

@@ -126,7 +126,8 @@ def test_missing_target_is_refused_before_any_change(shipit: Shipit, channels: C
     run = shipit.rollback({"rollback_to": "9.9.9-0000000000"}, channel=CHANNEL_2)
     assert run.rc != 0, run.explain()
     assert "9.9.9-0000000000 does not exist" in run.output and ids["1.0.0"] in run.output
-    assert run.outcome["status"] == "failed" and run.ended_with_the_outcome_text(), run.explain()
+    assert run.outcome["status"] == "refused" and run.ended_with_the_outcome_text(), run.explain()
+    assert "Take the deploy lock" not in run.stdout and "CyTube is reachable" not in run.stdout
     assert shipit.current(CHANNEL_2) == ids["3.0.0"] and shipit.main_pid(CHANNEL_2) == pid
     bad_format = shipit.rollback({"rollback_to": "../../etc"}, channel=CHANNEL_2)
     assert bad_format.rc != 0 and "is not a release id" in bad_format.output, bad_format.explain()
