@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO_ROOT
+from notify_harness import REPO_ROOT
 from render_examples import sections
 
 

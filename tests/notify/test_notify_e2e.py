@@ -7,7 +7,7 @@ import hmac
 import json
 from typing import Any
 
-from conftest import (
+from notify_harness import (
     REPOSITORY,
     WEBHOOK_SECRET,
     Notifier,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Notifier, assert_no_secrets, outcome, pr_trigger
+from notify_harness import Notifier, assert_no_secrets, outcome, pr_trigger
 
 
 def _step(label: str, service: str, switch: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any]:
