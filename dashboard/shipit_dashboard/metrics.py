@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from .migrations import DURATION_BUCKETS
 from .stats import DAY_MS, channel_cards, dora
 from .store import Store
-
-DURATION_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
 class StoreCollector:
@@ -47,7 +46,7 @@ class StoreCollector:
             "Run duration (duration_s of the outcome).",
             labels=["channel", "environment", "kind"],
         )
-        for row in self._store.duration_buckets(DURATION_BUCKETS):
+        for row in self._store.duration_buckets():
             buckets = [(str(bound), row[f"le_{index}"]) for index, bound in enumerate(DURATION_BUCKETS)]
             buckets.append(("+Inf", row["n"]))
             family.add_metric([row["channel"], row["environment"], row["kind"]], buckets, float(row["total"] or 0))

@@ -43,6 +43,38 @@ def _backfill_verify_latency(query: Query) -> None:
             query.run("UPDATE outcomes SET verify_latency_ms = ? WHERE id = ?", (latency, row["id"]))
 
 
+# Upper bounds (seconds) of the run duration histogram kept per channel/environment/kind/status.
+DURATION_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+BUCKET_COLUMNS = tuple(f"le_{index}" for index in range(len(DURATION_BUCKETS)))
+
+
+def run_stats_upsert() -> str:
+    """Add one run to its run_stats row; ? parameters: key (4), duration, then one 0/1 per bucket."""
+    columns = ", ".join(BUCKET_COLUMNS)
+    updates = ", ".join(f"{column} = run_stats.{column} + excluded.{column}" for column in BUCKET_COLUMNS)
+    return (
+        f"INSERT INTO run_stats (channel, environment, kind, status, runs, duration_sum, {columns}) "
+        f"VALUES (?, ?, ?, ?, 1, ?, {', '.join('?' * len(BUCKET_COLUMNS))}) "
+        "ON CONFLICT (channel, environment, kind, status) DO UPDATE SET runs = run_stats.runs + 1, "
+        f"duration_sum = run_stats.duration_sum + excluded.duration_sum, {updates}"
+    )
+
+
+def run_stats_params(channel: str, environment: str, kind: str, status: str, duration_s: float) -> tuple:
+    buckets = tuple(int(duration_s <= bound) for bound in DURATION_BUCKETS)
+    return (channel, environment, kind, status, duration_s, *buckets)
+
+
+def _backfill_run_stats(query: Query) -> None:
+    rows = query.all(
+        "SELECT channel, environment, kind, status, duration_s FROM outcomes WHERE check_mode = 0 AND status <> 'check'"
+    )
+    statement = run_stats_upsert()
+    for row in rows:
+        params = run_stats_params(row["channel"], row["environment"], row["kind"], row["status"], row["duration_s"])
+        query.run(statement, params)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -94,6 +126,23 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX outcomes_release_started ON outcomes (release_id, started_ms)",
         ),
         _backfill_verify_latency,
+    ),
+    Migration(
+        3,
+        "run_stats: counters and duration histogram kept at ingest, so /metrics does not scan outcomes",
+        (
+            f"""CREATE TABLE run_stats (
+                channel TEXT NOT NULL,
+                environment TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                status TEXT NOT NULL,
+                runs BIGINT NOT NULL,
+                duration_sum DOUBLE PRECISION NOT NULL,
+                {", ".join(f"{column} BIGINT NOT NULL" for column in BUCKET_COLUMNS)},
+                PRIMARY KEY (channel, environment, kind, status)
+            )""",
+        ),
+        _backfill_run_stats,
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

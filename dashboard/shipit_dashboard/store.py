@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import Database, Query, Row
-from .migrations import LATEST_VERSION, migrate
+from .migrations import BUCKET_COLUMNS, LATEST_VERSION, migrate, run_stats_params, run_stats_upsert
 from .outcome import KINDS, STATUSES, live_release, parse_timestamp_ms, verify_latency_ms
 
 MAX_PAGE = 200
@@ -168,6 +168,7 @@ class Store:
                 stored = query.run(_INSERT, _row_values(outcome, received_ms)) == 1
                 if stored:
                     self._advance_pointers(query, outcome)
+                    self._count(query, outcome)
                 results.append((outcome["id"], "stored" if stored else "duplicate"))
         return results
 
@@ -183,6 +184,12 @@ class Store:
             pointers.append("success")
         for name in pointers:
             query.run(_POINTER_UPSERT.format(name=name), (*key, outcome["id"], finished_ms))
+
+    def _count(self, query: Query, outcome: dict[str, Any]) -> None:
+        if outcome["check_mode"] or outcome["status"] == "check":
+            return
+        key = (outcome["channel"], outcome["environment"], outcome["kind"], outcome["status"])
+        query.run(run_stats_upsert(), run_stats_params(*key, float(outcome["duration_s"])))
 
     def purge(self, older_than_ms: int) -> int:
         """Delete outcomes finished before the cutoff, except those a channel card still shows."""
@@ -275,31 +282,25 @@ class Store:
         return found
 
     def counts(self) -> list[Row]:
+        """Runs per channel/environment/kind/status since the first ingest (retention does not lower them)."""
         with self.db.read() as query:
-            return query.all(
-                "SELECT channel, environment, kind, status, COUNT(*) AS n FROM outcomes "
-                "WHERE check_mode = 0 GROUP BY channel, environment, kind, status"
-            )
+            return query.all("SELECT channel, environment, kind, status, runs AS n FROM run_stats")
 
-    def duration_buckets(self, bounds: Sequence[float]) -> list[Row]:
-        """Cumulative counts per duration bound, plus sum and count, per channel/environment/kind."""
-        buckets = ", ".join(
-            f"SUM(CASE WHEN duration_s <= ? THEN 1 ELSE 0 END) AS le_{index}" for index in range(len(bounds))
-        )
+    def duration_buckets(self) -> list[Row]:
+        """Cumulative run counts per duration bucket (le_0..), sum and count, per channel/environment/kind."""
+        sums = ", ".join(f"SUM({column}) AS {column}" for column in BUCKET_COLUMNS)
         with self.db.read() as query:
             return query.all(
-                f"SELECT channel, environment, kind, COUNT(*) AS n, SUM(duration_s) AS total, {buckets} "
-                "FROM outcomes WHERE check_mode = 0 GROUP BY channel, environment, kind",
-                [float(bound) for bound in bounds],
+                f"SELECT channel, environment, kind, SUM(runs) AS n, SUM(duration_sum) AS total, {sums} "
+                "FROM run_stats GROUP BY channel, environment, kind"
             )
 
     def rollback_counts(self) -> list[Row]:
-        """Rollback runs and automatic rollbacks of failed deploys, by result (from the status)."""
+        """Rollback runs and automatic rollbacks of failed deploys, by status."""
         with self.db.read() as query:
             return query.all(
-                "SELECT channel, environment, kind, status, COUNT(*) AS n FROM outcomes "
-                "WHERE check_mode = 0 AND (kind = 'rollback' OR status IN ('rolled_back', 'rollback_failed')) "
-                "GROUP BY channel, environment, kind, status"
+                "SELECT channel, environment, kind, status, runs AS n FROM run_stats "
+                "WHERE kind = 'rollback' OR status IN ('rolled_back', 'rollback_failed')"
             )
 
     def close(self) -> None:

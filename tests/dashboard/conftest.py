@@ -73,7 +73,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     db = Database(DatabaseURL.parse(request.getfixturevalue("shared_postgres_url")))
     store = Store.open(db)
     with db.write() as query:
-        query.run("TRUNCATE outcomes, channel_state")
+        query.run("TRUNCATE outcomes, channel_state, run_stats")
     yield store
     db.close()
 

@@ -57,6 +57,7 @@ def make_outcome(
         finished_at=timestamp(finished),
         duration_s=duration_s,
         changed=status == "success" and kind != "verify",
+        check_mode=status == "check",
         verified=status in ("success", "rolled_back"),
         reason=reason or f"{kind} of {release_id} on {channel}: {status}",
         channel_url=f"http://10.231.255.1:8080/r/{channel}",

@@ -15,21 +15,35 @@ from shipit_dashboard.store import DeploymentFilter, Store
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-def insert_as_v1(db: Database, outcome: dict) -> None:
-    """Write a row the way the v1 schema stored it (no verify_latency_ms column yet)."""
+def insert_as(version: int, db: Database, outcome: dict) -> None:
+    """Write a row the way schema `version` stored it (v1: no verify_latency_ms; before v3: no run_stats)."""
     release = outcome.get("release") or {}
+    values = {
+        "id": outcome["id"],
+        "run_id": outcome["run_id"],
+        "kind": outcome["kind"],
+        "status": outcome["status"],
+        "channel": outcome["channel"],
+        "environment": outcome["environment"],
+        "host": outcome["host"],
+        "release_id": release.get("id"),
+        "release_version": release.get("version"),
+        "actor": outcome["actor"],
+        "started_ms": parse_timestamp_ms(outcome["started_at"]),
+        "finished_ms": parse_timestamp_ms(outcome["finished_at"]),
+        "duration_s": outcome["duration_s"],
+        "verified": 1,
+        "changed": 1,
+        "check_mode": 0,
+        "failed_check": None,
+        "received_ms": 0,
+        "document": json.dumps(outcome),
+    }
+    if version >= 2:
+        values["verify_latency_ms"] = outcome["timings"]["verify"] * 1000
+    placeholders = ", ".join("?" * len(values))
     with db.write() as query:
-        query.run(
-            "INSERT INTO outcomes (id, run_id, kind, status, channel, environment, host, release_id, "
-            "release_version, actor, started_ms, finished_ms, duration_s, verified, changed, check_mode, "
-            "failed_check, received_ms, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                outcome["id"], outcome["run_id"], outcome["kind"], outcome["status"], outcome["channel"],
-                outcome["environment"], outcome["host"], release.get("id"), release.get("version"), outcome["actor"],
-                parse_timestamp_ms(outcome["started_at"]), parse_timestamp_ms(outcome["finished_at"]),
-                outcome["duration_s"], 1, 1, 0, None, 0, json.dumps(outcome),
-            ),
-        )  # fmt: skip
+        query.run(f"INSERT INTO outcomes ({', '.join(values)}) VALUES ({placeholders})", list(values.values()))
 
 
 def test_versions_are_consecutive() -> None:
@@ -54,13 +68,14 @@ def test_migrate_twice_changes_nothing(database: Database) -> None:
 def test_upgrade_from_each_earlier_version_keeps_and_backfills_data(database: Database, start: int) -> None:
     assert migrate(database, target=start) == start
     outcome = fixture("deploy_success")
-    insert_as_v1(database, outcome)
+    insert_as(start, database, outcome)
     store = Store.open(database)
     assert current_version(database) == LATEST_VERSION
     assert store.get(outcome["id"]) == outcome
     with database.read() as query:
         row = query.one("SELECT verify_latency_ms FROM outcomes WHERE id = ?", (outcome["id"],))
     assert row["verify_latency_ms"] == pytest.approx(900.0)
+    assert [(r["kind"], r["status"], r["n"]) for r in store.counts()] == [("deploy", "success", 1)]
     # the upgraded database takes new outcomes and pages them with the old ones
     store.ingest([make_outcome(7, finished=NOW)])
     assert len(store.deployments(DeploymentFilter()).outcomes) == 2

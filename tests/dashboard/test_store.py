@@ -146,3 +146,18 @@ def test_purge_keeps_what_the_cards_show(store: Store) -> None:
     store.ingest([make_outcome(4, finished=NOW, version="2.0.0")])
     assert store.purge(int((NOW - timedelta(days=30)).timestamp() * 1000)) == 2
     assert store.get(recent["id"]) is not None
+
+
+def test_run_counters_survive_retention_and_skip_check_mode(store: Store) -> None:
+    store.ingest([make_outcome(n, finished=NOW - timedelta(days=400 - n), duration_s=7.0) for n in range(3)])
+    store.ingest([make_outcome(9, finished=NOW, status="check"), make_outcome(10, finished=NOW, duration_s=50.0)])
+    store.purge(int((NOW - timedelta(days=30)).timestamp() * 1000))
+    assert [(r["kind"], r["status"], r["n"]) for r in store.counts()] == [("deploy", "success", 4)]
+    (histogram,) = store.duration_buckets()
+    assert (histogram["n"], histogram["total"], histogram["le_0"], histogram["le_1"], histogram["le_4"]) == (
+        4,
+        71.0,
+        0,
+        3,
+        4,
+    )
