@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import shipit_lock as sl
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_releases import ChannelLayout
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
 
 pytestmark = pytest.mark.timeout(30)
 
