@@ -16,6 +16,8 @@ import re
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import HEALTHY, INCONCLUSIVE, VERDICTS
+
 SCHEMA_VERSION = 1
 KINDS = ("deploy", "rollback", "verify")
 
@@ -23,10 +25,10 @@ SUCCESS = "success"
 ROLLED_BACK = "rolled_back"
 ROLLBACK_FAILED = "rollback_failed"
 FAILED = "failed"
-INCONCLUSIVE = "inconclusive"
 REFUSED = "refused"
 INVALID = "invalid"
 CHECK = "check"
+#: The status of a run whose verification could not judge the bot has the verdict's name.
 STATUSES = (SUCCESS, ROLLED_BACK, ROLLBACK_FAILED, FAILED, INCONCLUSIVE, REFUSED, INVALID, CHECK)
 
 #: The phases of a run, in order; ``timings`` has one entry per phase that ran.
@@ -151,7 +153,7 @@ def check_entry(item: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def verdict_entry(verdict: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
-    if not verdict or verdict.get("verdict") not in ("healthy", "unhealthy", "inconclusive"):
+    if not verdict or verdict.get("verdict") not in VERDICTS:
         return None
     return {
         "verdict": verdict["verdict"],
@@ -208,9 +210,9 @@ def decide_status(
     if rollback and kind == "deploy":
         return _deploy_rollback_status(rollback)
     verdict_name = (verdict or {}).get("verdict")
-    if verdict_name == "inconclusive":
+    if verdict_name == INCONCLUSIVE:
         return INCONCLUSIVE
-    if failure or verdict_name == "unhealthy":
+    if failure or (verdict_name and verdict_name != HEALTHY):
         return FAILED
     return SUCCESS
 
@@ -221,7 +223,7 @@ def _deploy_rollback_status(rollback: Mapping[str, Any]) -> str:
         return ROLLED_BACK
     if result == "skipped":
         verdict = (rollback.get("cause") or {}).get("verdict")
-        return INCONCLUSIVE if verdict == "inconclusive" else FAILED
+        return INCONCLUSIVE if verdict == INCONCLUSIVE else FAILED
     return ROLLBACK_FAILED
 
 
@@ -294,7 +296,7 @@ def _verified(status: str, kind: str, verdict: Any, rollback: Any) -> bool:
         return False
     if kind == "rollback" and (rollback or {}).get("emergency"):
         return False
-    return bool(verdict) and verdict.get("verdict") == "healthy"
+    return bool(verdict) and verdict.get("verdict") == HEALTHY
 
 
 def _rollback_entry(rollback: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -329,7 +331,7 @@ def _where(outcome: Mapping[str, Any]) -> str:
 def _cause(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> str:
     failure = facts.get("failure") or {}
     verdict = facts.get("verdict") or {}
-    if verdict.get("verdict") in ("unhealthy", "inconclusive") and verdict.get("reason"):
+    if verdict.get("verdict") in VERDICTS and verdict.get("verdict") != HEALTHY and verdict.get("reason"):
         return str(verdict["reason"])
     return _one_line(failure.get("message") or "the %s phase failed" % (failure.get("phase") or "run"))
 
