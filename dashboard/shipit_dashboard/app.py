@@ -94,7 +94,11 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
 
     @public.get("/healthz", tags=["service"])
     def healthz() -> JSONResponse:
-        version = store.schema_version()
+        try:
+            version = store.schema_version()
+        except Exception as exc:  # any driver error means the same thing here: not serving
+            log.warning("healthz: database unavailable: %s", type(exc).__name__)
+            return JSONResponse({"status": "database unavailable", "schema_version": None}, 503)
         ready = version == LATEST_VERSION
         body = {"status": "ok" if ready else "migrating", "schema_version": version}
         return JSONResponse(body, 200 if ready else 503)

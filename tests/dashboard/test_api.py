@@ -218,3 +218,16 @@ def test_charts_and_dora_pages_render(client: TestClient) -> None:
     overall = next(f for f in dora if f["channel"] is None)
     assert overall["deploys"] > 0 and 0 < overall["change_failure_rate"] < 1
     assert "Change failure rate" in client.get("/dora").text
+
+
+def test_healthz_is_503_when_the_database_is_gone(tmp_path) -> None:
+    from shipit_dashboard.db import Database, DatabaseURL
+
+    database_file = tmp_path / "gone.db"
+    store = Store.open(Database(DatabaseURL.parse(f"sqlite:///{database_file}")))
+    with client_for(store) as client:
+        store.db.close()
+        database_file.unlink()
+        (tmp_path / "gone.db").mkdir()  # a directory where the database was: every open fails
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["status"] == "database unavailable"
