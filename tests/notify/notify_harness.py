@@ -153,3 +153,11 @@ def finished(event: dict[str, Any]) -> dict[str, Any]:
 def assert_no_secrets(text: str) -> None:
     for secret in SECRETS:
         assert secret not in text, f"a secret ({secret[:6]}...) leaked"
+
+
+def assert_valid_outcome(outcome_with_notifications: dict[str, Any]) -> None:
+    """The outcome deploy_notify returns (notifications added) still matches outcome.schema.json."""
+    import jsonschema
+
+    schema = json.loads((REPO_ROOT / "meta" / "outcome.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(outcome_with_notifications)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notify_harness import Notifier, assert_no_secrets, outcome, pr_trigger
+from notify_harness import Notifier, assert_no_secrets, assert_valid_outcome, outcome, pr_trigger
 
 
 def _step(label: str, service: str, switch: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -39,6 +39,7 @@ def test_every_fault_is_a_recorded_warning_not_a_failure(fresh: Notifier) -> Non
         assert not result.get("failed"), f"{label}: a notification failure must not fail the task"
         assert result["outcome"]["status"] == "success", "the run's result is unchanged"
         assert result["outcome"]["notifications"] == result["notifications"]
+        assert_valid_outcome(result["outcome"])
     entry = {label: result["notifications"][0] for label, result in results.items()}
     assert entry["github-500"]["target"] == "github_pr_comment"
     assert not entry["github-500"]["ok"] and entry["github-500"]["status_code"] == 500
