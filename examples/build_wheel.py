@@ -1,4 +1,6 @@
-"""Build the reference bot's wheel with any version: build_wheel.py VERSION OUTDIR.
+"""Build an example bot's wheel with any version: build_wheel.py VERSION OUTDIR [PROJECT].
+
+PROJECT is a directory under examples/ (default ``refbot``; ``chatbot`` is the other one).
 
 The source is copied to a temporary directory and the version set there, so the
 checked-in tree is never modified. Prints the wheel's path on stdout, and nothing
@@ -18,7 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parent / "refbot"
+EXAMPLES = Path(__file__).resolve().parent
+PROJECTS = ("refbot", "chatbot")
 VERSION_LINE = re.compile(r'^version = "[^"]*"$', re.MULTILINE)
 # 1980-01-01, the earliest time a zip file can hold.
 DEFAULT_SOURCE_DATE_EPOCH = "315532800"
@@ -34,9 +37,9 @@ def parse_version(text: str) -> str:
         raise ValueError(f"not a PEP 440 version: {text!r}") from None
 
 
-def copy_source(destination: Path) -> None:
+def copy_source(destination: Path, project: str = "refbot") -> None:
     shutil.copytree(
-        SOURCE,
+        EXAMPLES / project,
         destination,
         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "*.pyc"),
     )
@@ -53,13 +56,13 @@ def set_version(pyproject: Path, version: str) -> None:
     pyproject.write_text(updated, encoding="utf-8")
 
 
-def build_wheel(version: str, outdir: Path) -> Path:
+def build_wheel(version: str, outdir: Path, name: str = "refbot") -> Path:
     outdir = outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
-    with tempfile.TemporaryDirectory(prefix="refbot-build-") as tmp:
-        project = Path(tmp) / "refbot"
-        copy_source(project)
+    with tempfile.TemporaryDirectory(prefix=f"{name}-build-") as tmp:
+        project = Path(tmp) / name
+        copy_source(project, name)
         set_version(project / "pyproject.toml", version)
         if importlib.util.find_spec("setuptools") is None:
             return _build_isolated(project, outdir)
@@ -89,15 +92,19 @@ def _build_isolated(project: Path, outdir: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: build_wheel.py VERSION OUTDIR", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: build_wheel.py VERSION OUTDIR [PROJECT]", file=sys.stderr)
+        return 2
+    name = argv[2] if len(argv) == 3 else "refbot"
+    if name not in PROJECTS:
+        print(f"build_wheel: unknown project {name!r}; known: {', '.join(PROJECTS)}", file=sys.stderr)
         return 2
     try:
         version = parse_version(argv[0])
     except ValueError as exc:
         print(f"build_wheel: {exc}", file=sys.stderr)
         return 2
-    print(build_wheel(version, Path(argv[1])))
+    print(build_wheel(version, Path(argv[1]), name))
     return 0
 
 
