@@ -429,6 +429,38 @@ class _RoundSeen:
     foreign: List[ChatMessage] = field(default_factory=list)
     bot_other: List[ChatMessage] = field(default_factory=list)
 
+    def note(self, msg: ChatMessage, outcome: str, found: Optional["re.Match[str]"]) -> bool:
+        """Record a classified chat message; True once the round is decided (reply or wrong reply)."""
+        if outcome == OWN_ECHO and self.echo is None:
+            self.echo = msg
+        elif outcome == MATCH:
+            self.match, self.found = msg, found
+            return True
+        elif outcome == WRONG:
+            self.wrong = msg
+            return True
+        elif outcome == FOREIGN:
+            self.foreign.append(msg)
+        elif outcome == BOT_OTHER:
+            self.bot_other.append(msg)
+        return False
+
+
+@dataclass
+class _Round:
+    """One command round: its token, the reply pattern, and when the command went out."""
+
+    number: int
+    token: str
+    pattern: Pattern[str]
+    expected: str
+    sent_mono: float = 0.0
+
+    def result(
+        self, ok: bool, latency: Optional[float], seen: str, message: str, failure: Optional[str] = None
+    ) -> CheckResult:
+        return CheckResult(ROUND_CHECK, ok, latency, self.expected, seen, message, failure=failure, round=self.number)
+
 
 class Probe:
     """Runs the checks on one session; results accumulate in ``checks``."""
@@ -717,139 +749,100 @@ class Probe:
         return message
 
     def command_round(self, number: int) -> CheckResult:
-        cfg, st = self.cfg, self.state
+        """One ``<command> <token>`` and the bot's answer, judged."""
+        attempt = self._new_round(number)
+        if self.state.lost:
+            return attempt.result(False, None, self.state.lost, "connection lost before the command", INCONCLUSIVE)
+        seen = self._send_and_watch(attempt)
+        return self._judge_round(attempt, seen, time.monotonic())
+
+    def _new_round(self, number: int) -> "_Round":
+        cfg = self.cfg
         token = self.token_factory()
-        text = command_text(cfg.command, token)
         pattern = build_expect_pattern(cfg.expect, token)
         expected = "a reply from %r matching %r within %ss" % (cfg.bot_name, pattern.pattern, cfg.reply_timeout)
         if cfg.expect_version:
             expected += " with version %r" % cfg.expect_version
+        return _Round(number, token, pattern, expected)
+
+    def _send_and_watch(self, attempt: "_Round") -> _RoundSeen:
+        """Say the command, then read chat until the reply, a wrong reply, a drop notice or the deadline."""
+        cfg, st = self.cfg, self.state
         st.chats.clear()
         st.drops.clear()
-        if st.lost:
-            return CheckResult(
-                ROUND_CHECK,
-                False,
-                None,
-                expected,
-                st.lost,
-                "connection lost before the command",
-                failure=INCONCLUSIVE,
-                round=number,
-            )
         sent_wall_ms = time.time() * 1000.0
-        sent_mono = time.monotonic()
-        self._emit("chatMsg", {"msg": text})
-        matcher = RoundMatcher(cfg.bot_name, self.probe_name, token, pattern, sent_mono, sent_wall_ms)
+        attempt.sent_mono = time.monotonic()
+        self._emit("chatMsg", {"msg": command_text(cfg.command, attempt.token)})
+        matcher = RoundMatcher(
+            cfg.bot_name, self.probe_name, attempt.token, attempt.pattern, attempt.sent_mono, sent_wall_ms
+        )
         seen = _RoundSeen()
-        index = [0]
+        read = [0]
 
         def settled() -> bool:
-            while index[0] < len(st.chats):
-                msg = st.chats[index[0]]
-                index[0] += 1
-                outcome, found = matcher.classify(msg)
-                if outcome == OWN_ECHO and seen.echo is None:
-                    seen.echo = msg
-                elif outcome == MATCH:
-                    seen.match, seen.found = msg, found
+            while read[0] < len(st.chats):
+                msg = st.chats[read[0]]
+                read[0] += 1
+                if seen.note(msg, *matcher.classify(msg)):
                     return True
-                elif outcome == WRONG:
-                    seen.wrong = msg
-                    return True
-                elif outcome == FOREIGN:
-                    seen.foreign.append(msg)
-                elif outcome == BOT_OTHER:
-                    seen.bot_other.append(msg)
             return bool(st.drops)
 
-        self.pump(sent_mono + cfg.reply_timeout, settled)
-        now = time.monotonic()
+        self.pump(attempt.sent_mono + cfg.reply_timeout, settled)
+        return seen
 
-        if seen.match is not None:
-            msg = seen.match
-            latency = ms(msg.received_mono - sent_mono)
-            version = seen.found.groupdict().get("version") if seen.found is not None else None
-            if version is not None:
-                self.version = version
-            if cfg.expect_version is not None and version != cfg.expect_version:
-                return CheckResult(
-                    ROUND_CHECK,
-                    False,
-                    latency,
-                    expected,
-                    "%s after %s ms (version %r)" % (_quote(msg.text), latency, version),
-                    "wrong version: expected %r, seen %r" % (cfg.expect_version, version),
-                    failure=UNHEALTHY,
-                    round=number,
-                )
-            return CheckResult(
-                ROUND_CHECK,
-                True,
-                latency,
-                expected,
-                "%s after %s ms" % (_quote(msg.text), latency),
-                "bot answered",
-                round=number,
-            )
-        if seen.wrong is not None:
-            msg = seen.wrong
-            latency = ms(msg.received_mono - sent_mono)
-            return CheckResult(
-                ROUND_CHECK,
-                False,
-                latency,
-                expected,
-                "%s after %s ms" % (_quote(msg.text), latency),
-                "wrong reply from %r" % cfg.bot_name,
-                failure=UNHEALTHY,
-                round=number,
-            )
+    def _judge_round(self, attempt: "_Round", seen: _RoundSeen, now: float) -> CheckResult:
+        """The first rule that applies: a reply, a wrong reply, CyTube's fault, or the bot's silence."""
+        return (
+            self._judge_reply(attempt, seen)
+            or self._judge_wrong_reply(attempt, seen)
+            or self._judge_cytube_trouble(attempt, now)
+            or self._judge_silence(attempt, seen, now)
+        )
+
+    def _judge_reply(self, attempt: "_Round", seen: _RoundSeen) -> Optional[CheckResult]:
+        if seen.match is None:
+            return None
+        cfg, msg = self.cfg, seen.match
+        latency = ms(msg.received_mono - attempt.sent_mono)
+        version = seen.found.groupdict().get("version") if seen.found is not None else None
+        if version is not None:
+            self.version = version
+        if cfg.expect_version is not None and version != cfg.expect_version:
+            seen_text = "%s after %s ms (version %r)" % (_quote(msg.text), latency, version)
+            message = "wrong version: expected %r, seen %r" % (cfg.expect_version, version)
+            return attempt.result(False, latency, seen_text, message, UNHEALTHY)
+        return attempt.result(True, latency, "%s after %s ms" % (_quote(msg.text), latency), "bot answered")
+
+    def _judge_wrong_reply(self, attempt: "_Round", seen: _RoundSeen) -> Optional[CheckResult]:
+        if seen.wrong is None:
+            return None
+        latency = ms(seen.wrong.received_mono - attempt.sent_mono)
+        seen_text = "%s after %s ms" % (_quote(seen.wrong.text), latency)
+        return attempt.result(False, latency, seen_text, "wrong reply from %r" % self.cfg.bot_name, UNHEALTHY)
+
+    def _judge_cytube_trouble(self, attempt: "_Round", now: float) -> Optional[CheckResult]:
+        """CyTube dropped the command or lost the connection: nothing is known about the bot."""
+        st = self.state
+        waited = ms(now - attempt.sent_mono)
         if st.drops:
             name, data = st.drops[0]
-            return CheckResult(
-                ROUND_CHECK,
-                False,
-                ms(now - sent_mono),
-                expected,
-                "%s %s" % (name, one_line(data)),
-                "CyTube dropped the probe's command (%s)" % name,
-                failure=INCONCLUSIVE,
-                round=number,
+            seen_text = "%s %s" % (name, one_line(data))
+            return attempt.result(
+                False, waited, seen_text, "CyTube dropped the probe's command (%s)" % name, INCONCLUSIVE
             )
         if st.lost:
-            return CheckResult(
-                ROUND_CHECK,
-                False,
-                ms(now - sent_mono),
-                expected,
-                st.lost,
-                "connection lost while waiting for the reply",
-                failure=INCONCLUSIVE,
-                round=number,
-            )
-        notes = []
-        if seen.foreign:
-            other = seen.foreign[0]
-            notes.append("%s quoted the token: %s" % (repr(other.username), _quote(other.text)))
-        if seen.bot_other:
-            notes.append("%r said %s" % (cfg.bot_name, _quote(seen.bot_other[-1].text)))
-        if st.users.get(cfg.bot_name) is None:
-            notes.append("%r is not in the user list" % cfg.bot_name)
-        extra = ("; " + "; ".join(notes)) if notes else ""
-        echo = seen.echo
-        if echo is None:
-            return CheckResult(
-                ROUND_CHECK,
-                False,
-                ms(now - sent_mono),
-                expected,
-                "no echo of the command from CyTube within %ss%s" % (cfg.reply_timeout, extra),
-                "CyTube did not deliver the probe's command",
-                failure=INCONCLUSIVE,
-                round=number,
-            )
-        echo_s = echo.received_mono - sent_mono
+            return attempt.result(False, waited, st.lost, "connection lost while waiting for the reply", INCONCLUSIVE)
+        return None
+
+    def _judge_silence(self, attempt: "_Round", seen: _RoundSeen, now: float) -> CheckResult:
+        """No reply: the bot's fault only when CyTube delivered the command in good time."""
+        cfg = self.cfg
+        waited = ms(now - attempt.sent_mono)
+        extra = self._silence_notes(seen)
+        if seen.echo is None:
+            seen_text = "no echo of the command from CyTube within %ss%s" % (cfg.reply_timeout, extra)
+            return attempt.result(False, waited, seen_text, "CyTube did not deliver the probe's command", INCONCLUSIVE)
+        echo_s = seen.echo.received_mono - attempt.sent_mono
         seen_text = "no reply within %ss (CyTube echoed the command after %s ms)%s" % (
             cfg.reply_timeout,
             ms(echo_s),
@@ -858,26 +851,22 @@ class Probe:
         if echo_s > cfg.reply_timeout * SLOW_ECHO_SHARE:
             # The command reaches the bot about when it reaches us, and the reply takes
             # about as long again: even an instant bot could not have answered in time.
-            return CheckResult(
-                ROUND_CHECK,
-                False,
-                ms(now - sent_mono),
-                expected,
-                seen_text,
-                "CyTube is too slow to judge the bot (the echo alone took more than half of reply_timeout)",
-                failure=INCONCLUSIVE,
-                round=number,
-            )
-        return CheckResult(
-            ROUND_CHECK,
-            False,
-            ms(now - sent_mono),
-            expected,
-            seen_text,
-            "no reply from %r" % cfg.bot_name,
-            failure=UNHEALTHY,
-            round=number,
-        )
+            message = "CyTube is too slow to judge the bot (the echo alone took more than half of reply_timeout)"
+            return attempt.result(False, waited, seen_text, message, INCONCLUSIVE)
+        return attempt.result(False, waited, seen_text, "no reply from %r" % cfg.bot_name, UNHEALTHY)
+
+    def _silence_notes(self, seen: _RoundSeen) -> str:
+        """What else was said meanwhile, for the operator reading a missing reply."""
+        cfg = self.cfg
+        notes = []
+        if seen.foreign:
+            other = seen.foreign[0]
+            notes.append("%s quoted the token: %s" % (repr(other.username), _quote(other.text)))
+        if seen.bot_other:
+            notes.append("%r said %s" % (cfg.bot_name, _quote(seen.bot_other[-1].text)))
+        if self.state.users.get(cfg.bot_name) is None:
+            notes.append("%r is not in the user list" % cfg.bot_name)
+        return ("; " + "; ".join(notes)) if notes else ""
 
     def rounds(self) -> None:
         cfg = self.cfg

@@ -496,33 +496,37 @@ def _empty_the_bucket(cytube: StandIn, ip: str) -> None:
         client.disconnect()
 
 
+def _connect_check(report: Any) -> Any:
+    return next(c for c in report.checks if c.name == "connect")
+
+
 def test_rate_limited_probe_without_wait_budget_is_inconclusive(
-    cytube: StandIn, channel: str, start_bot: BotFactory
+    cytube: StandIn, channel: str, start_bot: BotFactory, tmp_path: Path
 ) -> None:
+    # in process: the probe must start within CyTube's 10 s refill of the emptied bucket
     start_bot()
     ip = fresh_ip()
     _empty_the_bucket(cytube, ip)
     refused = cytube.counter("connections_rate_limited")
-    run = run_check(module_args(cytube, channel, forwarded_for=ip, rate_limit_wait=0))
-    assert run.verdict == "inconclusive" and run.result["failed_check"] == "connect"
-    assert "CyTube refused the connection: Rate limit exceeded" in run.result["msg"]
-    assert "no token within rate_limit_wait" in run.result["msg"]
-    assert "rate limited, retry in 11 s" in run.checks("connect")[0]["seen"]  # the next token: 10.25 s
+    report = _in_process_probe(cytube, channel, ip, tmp_path, rate_limit_wait=0)
+    assert report.verdict == "inconclusive" and report.failed_check == "connect"
+    assert "CyTube refused the connection: Rate limit exceeded" in report.msg
+    assert "no token within rate_limit_wait" in report.msg
+    assert "rate limited, retry in 11 s" in _connect_check(report).seen  # the next token: 10.25 s
     assert cytube.counter("connections_rate_limited") == refused + 1  # one attempt, no retry
 
 
 def test_rate_limit_refusal_is_waited_out_within_the_budget(
-    cytube: StandIn, channel: str, start_bot: BotFactory
+    cytube: StandIn, channel: str, start_bot: BotFactory, tmp_path: Path
 ) -> None:
     start_bot()
     ip = fresh_ip()
     _empty_the_bucket(cytube, ip)
     refused = cytube.counter("connections_rate_limited")
     accepted = cytube.counter("connections_accepted")
-    run = run_check(module_args(cytube, channel, forwarded_for=ip, rate_limit_wait=15))
-    assert run.verdict == "healthy", run.result["msg"]
-    connect = run.checks("connect")[0]
-    assert "1 attempt(s) refused by CyTube: Rate limit exceeded" in connect["seen"]
+    report = _in_process_probe(cytube, channel, ip, tmp_path, rate_limit_wait=15)
+    assert report.verdict == "healthy", report.msg
+    assert "1 attempt(s) refused by CyTube: Rate limit exceeded" in _connect_check(report).seen
     assert cytube.counter("connections_rate_limited") == refused + 1
     assert cytube.counter("connections_accepted") == accepted + 1
 
@@ -532,8 +536,10 @@ def _in_process_probe(cytube: StandIn, channel: str, ip: str, state_dir: Path, l
     from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
 
     defaults = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
+    wait = over.pop("rate_limit_wait", 60.0)
     cfg = to_config({**defaults, **module_args(cytube, channel, forwarded_for=ip, **over)})
     cfg.rate_limit_dir = str(state_dir)
+    cfg.rate_limit_wait = wait
     return run_probe(cfg, limiter=limiter)
 
 
