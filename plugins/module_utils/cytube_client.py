@@ -284,6 +284,13 @@ class _OrderedEngineIOClient(_engineio_base()):  # type: ignore[misc]
     "received after the command was sent"), so EVENT packets (``2...``) are
     dispatched on the reader thread, which only queues them. Other packets
     (CONNECT, DISCONNECT, errors) keep the library's default.
+
+    No public API of python-engineio/python-socketio does this, so two private
+    methods are overridden (this one and ``socketio.Client._engineio_client_class``).
+    Tested range (requirements.txt): python-socketio 5.8.0-5.18.1, python-engineio
+    4.4.1-4.15.1, by tests/unit/plugins/module_utils/test_cytube_client_order.py.
+    Where a release drops either method, :data:`ORDER_HOOKS` is False and the plain
+    client is used (events may then arrive out of order under load).
     """
 
     def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
@@ -295,6 +302,18 @@ class _OrderedEngineIOClient(_engineio_base()):  # type: ignore[misc]
 class _OrderedClient(_socketio_base()):  # type: ignore[misc]
     def _engineio_client_class(self) -> Any:
         return _OrderedEngineIOClient
+
+
+#: the private hooks of _OrderedClient exist in the installed libraries
+ORDER_HOOKS = (
+    HAS_SOCKETIO
+    and callable(getattr(_socketio_base(), "_engineio_client_class", None))
+    and callable(getattr(_engineio_base(), "_trigger_event", None))
+)
+
+
+def _client_class() -> Any:
+    return _OrderedClient if ORDER_HOOKS else _socketio_base()
 
 
 def _is_engineio_connection_error(exc: BaseException) -> bool:
@@ -339,7 +358,7 @@ class CytubeSession:
         if urlsplit(url).scheme.lower() in ("https", "wss"):
             # one SSL context for the socketconfig request and the socket
             options["websocket_extra_options"] = {"sslopt": {"context": self.tls.context()}}
-        client = _OrderedClient(
+        client = _client_class()(
             reconnection=False,
             logger=False,
             engineio_logger=False,
