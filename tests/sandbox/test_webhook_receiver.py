@@ -131,6 +131,6 @@ def test_fault_switches(receiver: Running) -> None:
     receiver.fault("rate_limit", retry_after=2, count=1, match="/slack/")
     assert post(receiver, "/discord/1/token", embed()).status_code == 204
     assert post(receiver, "/slack/T/B/x", {"text": "x"}).headers["Retry-After"] == "2"
-    receiver.fault("timeout", delay_s=5, count=1)
+    receiver.fault("timeout", delay_s=1.5, count=1)
     with pytest.raises(requests.Timeout):
         post(receiver, "/slack/T/B/x", {"text": "x"}, timeout=0.3)
