@@ -11,10 +11,12 @@ signing secret) is in the result, a warning or an error.
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
 from ansible.plugins.action import ActionBase
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_identity import identity
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_notify import (
     redact,
     secrets_of,
@@ -32,6 +34,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_notify_render
     started_event,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_notify_send import Settings, deliver, entry
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_outcome import run_id_from, trigger_from
 
 USER_AGENT = "cytube-shipit-deploy-notify"
 DEFAULT_API_URL = "https://api.github.com"
@@ -74,7 +77,10 @@ class ActionModule(ActionBase):
             return _finish(result, secrets, changed=False, msg=msg, problems=[], targets=labels)
         if not HAS_REQUESTS:
             return _finish(result, secrets, failed=True, msg="deploy_notify needs the Python library requests")
-        event = args["outcome"] if args.get("outcome") is not None else started_event(args.get("context") or {})
+        if args.get("outcome") is not None:
+            event = args["outcome"]
+        else:
+            event = started_event(_started_context(args.get("context") or {}, task_vars or {}))
         if self._task.check_mode:
             notifications = [entry(label, True, True, error="not sent: check mode") for label in labels]
         else:
@@ -111,6 +117,21 @@ def _settings(args: Dict[str, Any]) -> Settings:
         budget_s=float(args.get("budget_s") or DEFAULT_BUDGET_S),
         troubleshooting_url=args.get("troubleshooting_url") or DEFAULT_TROUBLESHOOTING_URL,
     )
+
+
+def _started_context(context: Dict[str, Any], task_vars: Dict[str, Any]) -> Dict[str, Any]:
+    """The context with what run_outcome will also compute filled in, so the start and the end match up
+    (the same run_id finds the same GitHub deployment)."""
+    filled = dict(context)
+    if not filled.get("run_id"):
+        filled["run_id"] = run_id_from(os.environ, identity()["token"])
+    if not filled.get("trigger"):
+        filled["trigger"] = trigger_from(os.environ, filled.get("pr_number"))
+    filled.setdefault("host", task_vars.get("inventory_hostname") or "localhost")
+    if not filled.get("channel_url") and filled.get("server_url") and filled.get("channel"):
+        filled["channel_url"] = "%s/r/%s" % (str(filled["server_url"]).rstrip("/"), filled["channel"])
+    filled.setdefault("started_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return filled
 
 
 def _arg_problems(args: Dict[str, Any]) -> List[str]:

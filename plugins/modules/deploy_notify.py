@@ -60,8 +60,12 @@ options:
   context:
     description:
       - With O(phase=started), what is known at the start, with the outcome's field names
-        (C(run_id), C(kind), C(channel), C(environment), C(host), C(channel_url), C(release) with C(id), C(version),
-        C(git_sha), C(trigger), C(started_at), C(collection_version)).
+        (C(run_id), C(kind), C(channel), C(environment), C(host), C(server_url), C(channel_url), C(release) with
+        C(id), C(version), C(git_sha), C(trigger), C(started_at), C(collection_version)).
+      - Missing C(run_id) and C(trigger) are computed from the environment exactly as M(cytube.shipit.run_outcome)
+        does (so the outcome finds the deployment the start created), C(host) is the inventory host,
+        C(channel_url) is C(<server_url>/r/<channel>), C(started_at) is now. C(pr_number) may be given for the
+        trigger.
     type: dict
   github_api_url:
     description: GitHub API base URL. Defaults to the environment variable E(GITHUB_API_URL), else C(https://api.github.com).

@@ -90,3 +90,17 @@ def test_failed_target_is_a_warning_with_the_secret_masked() -> None:
     assert not result.get("failed")
     assert "notification slack failed" in result["warnings"][0]
     assert SLACK_URL not in json.dumps(result) and "unitSlackSecretPath" not in json.dumps(result)
+
+
+def test_started_context_gets_the_run_id_and_trigger_run_outcome_would_compute() -> None:
+    env = {"GITHUB_RUN_ID": "77", "GITHUB_RUN_ATTEMPT": "2", "GITHUB_REF": "refs/pull/9/merge",
+           "GITHUB_REPOSITORY": "example/bot", "GITHUB_SHA": "a" * 40, "GITHUB_TOKEN": TOKEN}  # fmt: skip
+    context = {"channel": "chan", "environment": "test", "server_url": "http://cytube.example", "kind": "deploy"}
+    with mock.patch(
+        "ansible_collections.cytube.shipit.plugins.action.deploy_notify._deliver_all", return_value=[]
+    ) as deliver_all:
+        run_action({"targets": [{"type": "github_deployment"}], "phase": "started", "context": context}, env=env)
+    event = deliver_all.call_args.args[1]
+    assert event["status"] == "started" and event["run_id"] == "gh-77-2"
+    assert event["trigger"]["pr_number"] == 9 and event["trigger"]["sha"] == "a" * 40
+    assert event["channel_url"] == "http://cytube.example/r/chan" and event["started_at"].endswith("Z")
