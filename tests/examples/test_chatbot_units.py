@@ -28,6 +28,27 @@ def test_minimal_config_defaults() -> None:
     settings = parse(GOOD)
     assert (settings.database, settings.log_level, settings.faults) == ("chatbot.db", "info", Faults())
     assert settings.password == SECRET
+    assert SECRET not in repr(settings)
+
+
+def test_shipit_template_renders_a_valid_config() -> None:
+    import jinja2
+
+    environment = jinja2.Environment()
+    environment.filters["to_nice_json"] = lambda value: json.dumps(value, indent=4, sort_keys=True)
+    environment.filters["bool"] = bool
+    template = (REPO / "examples" / "chatbot" / "shipit" / "config.json.j2").read_text()
+    rendered = environment.from_string(template).render(
+        shipit_server_url="http://10.231.255.1:8080",
+        shipit_channel="shipit-chatbot",
+        shipit_bot_name="chatbot",
+        shipit_bot_password='quote " and \\ backslash',
+        shipit_bot_faults={"never_answer": True},
+    )
+    settings = parse(json.loads(rendered))
+    assert settings.password == 'quote " and \\ backslash'
+    assert settings.faults == Faults(never_answer=True)
+    assert (settings.channel, settings.username) == ("shipit-chatbot", "chatbot")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ class Settings:
     server: str
     channel: str
     username: str
-    password: str = ""  # empty: guest login
+    password: str = field(default="", repr=False)  # empty: guest login
     database: str = "chatbot.db"  # relative paths are taken from the working directory
     log_level: str = "info"
     faults: Faults = Faults()
