@@ -180,3 +180,17 @@ def test_state_counts_v3_sessions_like_any_other(standin: StandIn) -> None:
     assert standin.state()["connections"]["by_ip"][ip] == 1
     client.post(["41"])  # socket.io 2 client disconnect
     assert ip not in standin.state()["connections"]["by_ip"]
+
+
+def test_down_fault_drops_v3_sessions_and_refuses_new_handshakes(standin: StandIn) -> None:
+    ip = fresh_ip()
+    client = RawV3Client(standin, ip)
+    client.open()
+    client.poll()
+    assert standin.state()["connections"]["by_ip"][ip] == 1
+    assert standin.admin("/admin/faults", {"down": True}).status_code == 200
+    assert ip not in standin.state()["connections"]["by_ip"]
+    assert requests.get(client.url(), timeout=WAIT_S).status_code == 503
+    assert standin.admin("/admin/faults", {"down": False}).status_code == 200
+    response = requests.get(client.url(), timeout=WAIT_S)  # the old session is gone for good
+    assert (response.status_code, response.json()["message"]) == (400, "Session ID unknown")
