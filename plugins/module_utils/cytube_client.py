@@ -30,18 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import quote, urlsplit
 
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig import (  # noqa: F401 - re-exported
-    MAX_SOCKETCONFIG_BYTES,
-    CytubeError,
-    CytubeHTTPError,
-    ServerEntry,
-    fetch_socketconfig,
-    normalize_base_url,
-    one_line,
-    parse_socketconfig,
-    pick_server,
-    socketconfig_url,
-)
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig import CytubeError, one_line
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import (
     DEADLINE_SLACK_S,
     DeadlineExceeded,

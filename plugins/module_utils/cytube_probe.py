@@ -30,21 +30,23 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     EVENT_DISCONNECT,
     ChatMessage,
     CytubeConnectError,
-    CytubeError,
     CytubeSession,
     Event,
-    ServerEntry,
-    TLSSettings,
     UserList,
-    fetch_socketconfig,
     forwarded_headers,
     make_token,
-    one_line,
-    pick_server,
     same_name,
     scrub,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig import (
+    CytubeError,
+    ServerEntry,
+    fetch_socketconfig,
+    one_line,
+    pick_server,
     socketconfig_url,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import TLSSettings
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import (
     ConnectionBudget,
     RateLimited,
@@ -590,7 +592,8 @@ class Probe:
 
     def _replace_session(self) -> None:
         """A refused session is spent (one connection per session): close it, make another."""
-        assert self.new_session is not None
+        if self.new_session is None:
+            raise CytubeError("no session factory to retry with")
         self.session.close(CLOSE_TIMEOUT_S)
         self.session = self.new_session()
 

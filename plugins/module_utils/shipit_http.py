@@ -9,8 +9,8 @@ health endpoint): urllib with the caller's TLS settings, proxies from the
 environment unless switched off, redirects followed, the whole exchange bounded.
 
 Libraries wrap the operating system's answer in their own exceptions
-(python-socketio says "Connection error" for everything, urllib says
-``<urlopen error ...>``). An operator needs the cause: the name did not resolve,
+(python-socketio says "Connection error" for everything, urllib wraps the
+OS error in a URLError). An operator needs the cause: the name did not resolve,
 nothing listens on the port, the peer did not answer in time, its TLS
 certificate was not accepted. :func:`describe_failure` finds the cause in an
 exception chain; :func:`diagnose_endpoint` finds it by trying DNS, TCP and TLS

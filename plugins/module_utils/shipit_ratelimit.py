@@ -84,7 +84,7 @@ def plan(bucket: Bucket, now: float, policy: Policy, connections: int) -> Tuple[
     """Start times of the next ``connections`` connections, and the bucket after them."""
     starts: List[float] = []
     at = now
-    for _ in range(connections):
+    for _slot in range(connections):
         bucket = bucket.refilled(at, policy)
         if bucket.count <= 0:
             at = max(at, bucket.last_refill + policy.refill_s + SAFETY_S)
@@ -136,7 +136,7 @@ class ConnectionBudget:
     def estimate(self, connections: int = 1) -> float:
         """Seconds until ``connections`` connections could all have started (nothing is reserved)."""
         with self._locked() as (bucket, now):
-            starts, _ = plan(bucket, now, self.policy, connections)
+            starts = plan(bucket, now, self.policy, connections)[0]
             return max(0.0, starts[-1] - now) if starts else 0.0
 
     def reserve(self, connections: int, wait_budget: float) -> List[float]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils import cytube_client as cc
+from ansible_collections.cytube.shipit.plugins.module_utils import cytube_socketconfig as sc
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -156,12 +157,12 @@ def test_check_server_url(url: str, problem: str) -> None:
 
 
 def test_socketconfig_url() -> None:
-    assert cc.socketconfig_url("https://cytu.be/", "Test-Chan") == "https://cytu.be/socketconfig/Test-Chan.json"
-    assert cc.socketconfig_url("HTTP://h:8080/sub/", "c") == "http://h:8080/sub/socketconfig/c.json"
+    assert sc.socketconfig_url("https://cytu.be/", "Test-Chan") == "https://cytu.be/socketconfig/Test-Chan.json"
+    assert sc.socketconfig_url("HTTP://h:8080/sub/", "c") == "http://h:8080/sub/socketconfig/c.json"
 
 
 def test_parse_socketconfig_and_pick_secure_first() -> None:
-    entries = cc.parse_socketconfig(
+    entries = sc.parse_socketconfig(
         {
             "servers": [
                 {"url": "http://127.0.0.1:1337", "secure": False},
@@ -172,9 +173,9 @@ def test_parse_socketconfig_and_pick_secure_first() -> None:
         }
     )
     assert len(entries) == 3
-    assert cc.pick_server(entries).url == "https://cytube.example:8443"
+    assert sc.pick_server(entries).url == "https://cytube.example:8443"
     only_plain = [e for e in entries if not e.secure]
-    assert cc.pick_server(only_plain).url == "http://127.0.0.1:1337"
+    assert sc.pick_server(only_plain).url == "http://127.0.0.1:1337"
 
 
 @pytest.mark.parametrize(
@@ -187,8 +188,8 @@ def test_parse_socketconfig_and_pick_secure_first() -> None:
     ],
 )
 def test_parse_socketconfig_errors(body: object, needle: str) -> None:
-    with pytest.raises(cc.CytubeHTTPError, match=re.escape(needle)):
-        cc.parse_socketconfig(body)
+    with pytest.raises(sc.CytubeHTTPError, match=re.escape(needle)):
+        sc.parse_socketconfig(body)
 
 
 def test_forwarded_headers() -> None:
@@ -238,8 +239,8 @@ def test_fetch_socketconfig_ok_and_sends_forwarded_for(http_server: tuple[str, t
         b'{"servers":[{"url":"http://127.0.0.1:1337","secure":false}]}',
         0,
     )
-    entries = cc.fetch_socketconfig(base, "testchan", timeout=2, headers={"X-Forwarded-For": "10.9.9.9"})
-    assert entries == [cc.ServerEntry("http://127.0.0.1:1337", False, False)]
+    entries = sc.fetch_socketconfig(base, "testchan", timeout=2, headers={"X-Forwarded-For": "10.9.9.9"})
+    assert entries == [sc.ServerEntry("http://127.0.0.1:1337", False, False)]
     assert handler.seen_headers[-1].get("X-Forwarded-For") == "10.9.9.9"
 
 
@@ -254,8 +255,8 @@ def test_fetch_socketconfig_ok_and_sends_forwarded_for(http_server: tuple[str, t
 def test_fetch_socketconfig_errors(http_server: tuple[str, type], status: int, body: bytes, needle: str) -> None:
     base, handler = http_server
     handler.routes["/socketconfig/c.json"] = (status, body, 0)
-    with pytest.raises(cc.CytubeHTTPError) as info:
-        cc.fetch_socketconfig(base, "c", timeout=2)
+    with pytest.raises(sc.CytubeHTTPError) as info:
+        sc.fetch_socketconfig(base, "c", timeout=2)
     assert needle in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -264,8 +265,8 @@ def test_fetch_socketconfig_timeout_is_bounded(http_server: tuple[str, type]) ->
     base, handler = http_server
     handler.routes["/socketconfig/slow.json"] = (200, b'{"servers":[{"url":"http://x:1"}]}', 2.0)
     start = time.monotonic()
-    with pytest.raises(cc.CytubeHTTPError):
-        cc.fetch_socketconfig(base, "slow", timeout=0.3)
+    with pytest.raises(sc.CytubeHTTPError):
+        sc.fetch_socketconfig(base, "slow", timeout=0.3)
     assert time.monotonic() - start < 1.5
 
 
@@ -273,8 +274,8 @@ def test_fetch_socketconfig_refused() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(cc.CytubeHTTPError, match=f"TCP connection refused on 127.0.0.1:{port}"):
-        cc.fetch_socketconfig(f"http://127.0.0.1:{port}", "c", timeout=2)
+    with pytest.raises(sc.CytubeHTTPError, match=f"TCP connection refused on 127.0.0.1:{port}"):
+        sc.fetch_socketconfig(f"http://127.0.0.1:{port}", "c", timeout=2)
 
 
 # ------------------------------------------------------------- events, users
@@ -402,8 +403,8 @@ def test_fetch_socketconfig_trickling_server_is_cut_off() -> None:
     thread.start()
     start = time.monotonic()
     try:
-        with pytest.raises(cc.CytubeHTTPError, match="no answer within"):
-            cc.fetch_socketconfig(f"http://127.0.0.1:{port}", "c", timeout=0.5)
+        with pytest.raises(sc.CytubeHTTPError, match="no answer within"):
+            sc.fetch_socketconfig(f"http://127.0.0.1:{port}", "c", timeout=0.5)
         assert time.monotonic() - start < 2.0
     finally:
         stop.set()
@@ -463,15 +464,15 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 def test_tls_is_verified_by_default(tls_server: tuple[str, str]) -> None:
     url, _ = tls_server
     with pytest.raises(
-        cc.CytubeHTTPError, match=r"TLS certificate of 127.0.0.1:\d+ not accepted \(self-signed certificate\)"
+        sc.CytubeHTTPError, match=r"TLS certificate of 127.0.0.1:\d+ not accepted \(self-signed certificate\)"
     ):
-        cc.fetch_socketconfig(url, "c", timeout=2)
+        sc.fetch_socketconfig(url, "c", timeout=2)
 
 
 def test_tls_with_ca_path_or_without_validation(tls_server: tuple[str, str]) -> None:
     url, ca = tls_server
-    assert cc.fetch_socketconfig(url, "c", timeout=2, ca_path=ca)[0].secure is True
-    assert cc.fetch_socketconfig(url, "c", timeout=2, validate_certs=False)[0].url == "https://127.0.0.1:1"
+    assert sc.fetch_socketconfig(url, "c", timeout=2, ca_path=ca)[0].secure is True
+    assert sc.fetch_socketconfig(url, "c", timeout=2, validate_certs=False)[0].url == "https://127.0.0.1:1"
 
 
 def test_tls_context_is_built_once_and_lazily() -> None:

@@ -22,11 +22,10 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import
     EVENT_DISCONNECT,
     ChatMessage,
     CytubeConnectError,
-    CytubeHTTPError,
     Event,
-    ServerEntry,
     decode_chat_html,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig import CytubeHTTPError, ServerEntry
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import NetworkFailure
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import ConnectionBudget
 
