@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_notify import validate_targets
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_settings import PURPOSES, resolve_inputs
 
 
@@ -29,6 +30,12 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("inputs must be a mapping of the run's variables")
         # Relative bot sources are resolved against the working directory, as bot_artifact does.
         settings, problems = resolve_inputs(purpose, raw, base_dir=os.getcwd())
+        problems += validate_targets(
+            raw.get("notify"),
+            github_token=os.environ.get("GITHUB_TOKEN"),
+            github_api_url=os.environ.get("GITHUB_API_URL"),
+            github_repository=os.environ.get("GITHUB_REPOSITORY"),
+        )
         result.update(changed=False, settings=settings)
         if problems:
             result["failed"] = True

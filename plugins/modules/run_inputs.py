@@ -33,7 +33,9 @@ options:
       - The run's variables without their C(shipit_) prefix - C(channel), C(channels), C(server_url), C(bot_name),
         C(bot_password), C(probe_user), C(probe_password), C(bot_source), C(health_port), C(verify_profile),
         C(verify_overrides), C(keep_releases), C(lock_wait), C(lock_ttl), C(root), C(environment) - and
-        C(rollback_to), C(rollback_emergency), C(rollback_force). Unset values are null.
+        C(rollback_to), C(rollback_emergency), C(rollback_force), and C(notify) (the C(shipit_notify) targets,
+        checked by the rules of M(cytube.shipit.deploy_notify); the GitHub token, API URL and repository come from
+        C(GITHUB_TOKEN), C(GITHUB_API_URL) and C(GITHUB_REPOSITORY)). Unset values are null.
     type: dict
     required: true
 attributes:

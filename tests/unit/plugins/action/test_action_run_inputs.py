@@ -48,3 +48,10 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_a_wrong_purpose_is_a_bug_in_the_playbook() -> None:
     with pytest.raises(AnsibleActionFail, match="purpose 'redeploy'"):
         check("redeploy", GOOD)
+
+
+def test_notification_targets_are_checked_with_the_inputs() -> None:
+    bad = [{"type": "slack"}, {"type": "carrier-pigeon"}]
+    result = check("deploy", dict(GOOD, notify=bad))
+    assert result["failed"] and "shipit_notify[0]" in result["msg"] and "shipit_notify[1]" in result["msg"]
+    assert "carrier-pigeon" in result["msg"]
