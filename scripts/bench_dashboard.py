@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,13 @@ class Timing:
     def percentile(self, fraction: float) -> float:
         ordered = sorted(self.samples_ms)
         return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def calibration() -> str:
+    """How busy the machine is: a fixed pure-Python loop, to compare figures taken on different days."""
+    begin = time.perf_counter()
+    sum(number * number for number in range(1_000_000))
+    return f"reference loop {1000 * (time.perf_counter() - begin):.0f} ms (an idle modern core: roughly 50-70 ms)"
 
 
 def parse_args() -> argparse.Namespace:
@@ -212,7 +218,7 @@ def main() -> int:
         raise SystemExit(f"--batch-size {args.batch_size}: use 1..500 (the API's limit)")
     print(f"generating {args.rows} outcomes over {len(CHANNELS)} channels ...", flush=True)
     outcomes = make_outcomes(args.rows)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {calibration()}")
     for backend in backends:
         if backend == "sqlite":
             with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as directory:

@@ -140,31 +140,31 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
         return channel_cards(store.channel_states(), int(time.time() * 1000), settings.stale_after_s)
 
     @reader.get("/api/status", tags=["api"])
-    def api_status() -> dict[str, Any]:
+    def api_status() -> JSONResponse:
         """One entry per channel and environment: live release, last outcome and verdict, health, staleness."""
-        return {
-            "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "stale_after_s": settings.stale_after_s,
-            "channels": [card.as_dict() for card in _cards()],
-        }
+        generated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        channels = [card.as_dict() for card in _cards()]
+        # JSONResponse directly: the content is plain JSON already, FastAPI's encoder would only add time
+        stale_after_s = settings.stale_after_s
+        return JSONResponse({"generated_at": generated_at, "stale_after_s": stale_after_s, "channels": channels})
 
     @reader.get("/api/deployments", tags=["api"])
     def api_deployments(
         query: Annotated[HistoryQuery, Depends(history_query)],
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         """Outcomes newest first (by finished_at, then id), keyset-paged."""
         page = store.deployments(query.deployment_filter(), cursor or None, limit)
-        return {"items": [summary(outcome) for outcome in page.outcomes], "next_cursor": page.next_cursor}
+        return JSONResponse({"items": [summary(o) for o in page.outcomes], "next_cursor": page.next_cursor})
 
     @reader.get("/api/deployments/{outcome_id}", tags=["api"])
-    def api_deployment(outcome_id: str) -> dict[str, Any]:
+    def api_deployment(outcome_id: str) -> JSONResponse:
         """The whole outcome as it was received."""
         outcome = store.get(outcome_id)
         if outcome is None:
             raise HTTPException(404, f"no outcome with id {outcome_id!r}")
-        return outcome
+        return JSONResponse(outcome)
 
     @reader.get("/api/dora", tags=["api"])
     def api_dora(days: Annotated[int, Query(ge=1, le=365)] = settings.dora_window_days) -> dict[str, Any]:

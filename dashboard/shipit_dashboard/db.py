@@ -146,6 +146,7 @@ class Database:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
         connection.execute("PRAGMA busy_timeout=30000")
+        connection.execute("PRAGMA cache_size=-16000")  # 16 MB per connection: history pages stay in memory
         return connection
 
     def _connect_postgres(self) -> Any:

@@ -215,8 +215,8 @@ class Store:
         clauses, params = where.where()
         if cursor:
             after = Cursor.decode(cursor)
-            clauses.append("(finished_ms < ? OR (finished_ms = ? AND id < ?))")
-            params += [after.finished_ms, after.finished_ms, after.outcome_id]
+            clauses.append("(finished_ms, id) < (?, ?)")
+            params += [after.finished_ms, after.outcome_id]
         sql = "SELECT id, finished_ms, document FROM outcomes"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
