@@ -220,6 +220,15 @@ class ConnectionBudget:
         os.replace(tmp, self.path)
 
 
+def forget_all(state_dir: Optional[str] = None) -> int:
+    """Drop every stored bucket (after a test server's buckets were refilled); returns how many."""
+    directory = _usable_dir(state_dir or default_state_dir())
+    names = [name for name in os.listdir(directory) if name.endswith(".json")]
+    for name in names:
+        ConnectionBudget(name[: -len(".json")], directory).forget()
+    return len(names)
+
+
 def _usable_dir(path: str) -> str:
     """``path`` created (0700), or a per-user temporary directory when it cannot be."""
     try:

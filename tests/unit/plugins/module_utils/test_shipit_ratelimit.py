@@ -164,3 +164,12 @@ def test_concurrent_processes_queue_on_the_file_lock(tmp_path: Path) -> None:
         child.join(20)
     starts = sorted(queue.get(timeout=5) - 500.0 for _ in children)
     assert starts == pytest.approx([0, 0, 0, 0, 0, 10.25, 20.5, 30.75])
+
+
+def test_forget_all_drops_every_bucket(tmp_path: Path) -> None:
+    fake = FakeTime()
+    for key in ("a_1", "b_2"):
+        budget(tmp_path, fake, key=key).reserve(5, 0)
+    assert rl.forget_all(str(tmp_path)) == 2
+    assert budget(tmp_path, fake, key="a_1").estimate(5) == 0
+    assert not list(tmp_path.glob("*.json"))
