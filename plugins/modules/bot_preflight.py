@@ -29,6 +29,9 @@ description:
   - This is an action plugin; it runs on the controller, where M(cytube.shipit.cytube_check) runs too.
 author:
   - cytube.shipit maintainers (@cytube)
+requirements:
+  - With O(probe_user) only, as M(cytube.shipit.cytube_check) - python-socketio >= 5.8.0, < 6,
+    python-engineio >= 4.4.1, < 5 and websocket-client >= 1.5.1, < 2 (the collection's requirements.txt).
 options:
   server_url:
     description: CyTube's web address, e.g. C(https://cytu.be).

@@ -35,8 +35,9 @@ description:
 author:
   - cytube.shipit maintainers (@cytube)
 requirements:
-  - python-socketio >= 5.0 (the sync client)
-  - websocket-client
+  - python-socketio >= 5.8.0, < 6 (the sync client; tested range, see the collection's requirements.txt)
+  - python-engineio >= 4.4.1, < 5
+  - websocket-client >= 1.5.1, < 2
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
