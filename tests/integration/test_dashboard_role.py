@@ -70,12 +70,21 @@ def sandbox() -> SandboxHosts:
     return read_sandbox_inventory()
 
 
+# Reads need a token on this dashboard (the sandbox's own leaves them open for the demo).
+READ_TOKEN = uuid.uuid4().hex
+READ = {"Authorization": f"Bearer {READ_TOKEN}"}
+
+
 @pytest.fixture(scope="module")
 def dashboard_host(sandbox: SandboxHosts) -> SandboxHost:
-    done = ansible_playbook(
-        str(REPO_ROOT / "molecule" / "dashboard" / "converge.yml"), "-e", f"shipit_dashboard_hosts={HOST}"
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    converge = REPO_ROOT / "molecule" / "dashboard" / "converge.yml"
+    variables = {"shipit_dashboard_hosts": HOST, "dashboard_read_token": READ_TOKEN}
+    done = ansible_playbook(str(converge), "-vvv", "-e", json.dumps(variables))
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert TOKEN_FILE.stat().st_mode & 0o777 == 0o600
+    assert TOKEN_FILE.read_text().strip() not in output, "the ingest token leaked into the output of the install"
+    assert READ_TOKEN not in output, "the read token leaked into the output of the install"
     return next(host for host in sandbox.hosts if host.name == HOST)
 
 
@@ -139,9 +148,23 @@ def wait_healthy(url: str, deadline_s: float = 30) -> None:
 
 
 def rows_with_id(url: str, outcome_id: str) -> int:
-    listing = requests.get(f"{url}/api/deployments", params={"channel": CHANNEL, "limit": 200}, timeout=5)
+    listing = requests.get(f"{url}/api/deployments", params={"channel": CHANNEL, "limit": 200}, headers=READ, timeout=5)
     listing.raise_for_status()
     return sum(1 for item in listing.json()["items"] if item["id"] == outcome_id)
+
+
+def test_reads_need_the_read_token_and_the_unit_runs_hardened(
+    sandbox: SandboxHosts, dashboard_host: SandboxHost
+) -> None:
+    url = f"http://{dashboard_host.address}:{PORT}"
+    assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
+    assert requests.get(f"{url}/api/status", timeout=5).status_code == 401
+    assert requests.get(f"{url}/api/status", headers=READ, timeout=5).status_code == 200
+    unit = sandbox.ssh(dashboard_host, f"systemctl cat {UNIT}").stdout
+    assert "User=shipit-dashboard" in unit and READ_TOKEN not in unit
+    assert "LoadCredential=read-token:/etc/cytube-shipit-dashboard/%i/read-token" in unit
+    secrets = sandbox.ssh(dashboard_host, "stat -c '%U %a %n' /etc/cytube-shipit-dashboard/main/*").stdout.split("\n")
+    assert sorted(line.split()[:2] == ["root", "600"] for line in secrets if line) == [True, True]
 
 
 def test_a_dashboard_that_is_down_warns_and_the_next_run_ships_the_backlog(
@@ -163,7 +186,7 @@ def test_a_dashboard_that_is_down_warns_and_the_next_run_ships_the_backlog(
     assert "[WARNING]: dashboard" not in output
     assert counts == (1, 0, 0, 1)
     assert sent_ids(sandbox, dashboard_host, journal_root) == {outcome["id"]}
-    stored = requests.get(f"{url}/api/deployments/{outcome['id']}", timeout=5)
+    stored = requests.get(f"{url}/api/deployments/{outcome['id']}", headers=READ, timeout=5)
     assert stored.status_code == 200 and stored.json()["status"] == "success"
 
     _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
@@ -218,5 +241,6 @@ def test_flush_ships_every_channels_backlog_and_fails_while_the_dashboard_is_dow
     assert done.returncode == 0, done.stdout[-3000:]
     assert "2 outcome(s) stored, 0 already stored, 0 left unsent" in done.stdout
     for outcome in outcomes:
-        assert requests.get(f"{url}/api/deployments/{outcome['id']}", timeout=5).json()["status"] == outcome["status"]
+        stored = requests.get(f"{url}/api/deployments/{outcome['id']}", headers=READ, timeout=5)
+        assert stored.json()["status"] == outcome["status"]
     assert sent_ids(sandbox, dashboard_host, journal_root) == {outcomes[0]["id"]}
