@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ from ansible_collections.cytube.shipit.plugins.action.deploy_event import (
     dashboard_name,
     events_url,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_journal import append_outcome, unsent_outcomes
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 TOKEN = "ingest-token-7f3a9c"
@@ -215,13 +217,15 @@ def test_warnings_name_only_host_and_port() -> None:
     assert dashboard_name("https://dash.example:8443/prefix") == "dash.example:8443"
 
 
-def run_playbook(tmp_path: Path, task: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def run_playbook(tmp_path: Path, task: dict[str, Any], *options: str) -> subprocess.CompletedProcess[str]:
     playbook = tmp_path / "ship.yml"
     play = {"name": "Ship", "hosts": "localhost", "gather_facts": False, "tasks": [task]}
-    playbook.write_text(json.dumps([play]))
+    playbook.write_text(json.dumps([dict(play, vars={"ansible_python_interpreter": sys.executable})]))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
     argv = [str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-vvv"]
-    return subprocess.run([*argv, str(playbook)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*argv, *options, str(playbook)], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_task_warns_and_stays_ok_when_the_store_is_down(tmp_path: Path) -> None:
@@ -245,3 +249,50 @@ def test_the_task_fails_on_bad_input_naming_it(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "url 'nowhere' is not a dashboard base URL" in output
     assert TOKEN not in output
+
+
+def test_check_mode_sends_nothing(tmp_path: Path, dashboard: tuple[str, Store]) -> None:
+    url, store = dashboard
+    task = {"name": "Ship", "cytube.shipit.deploy_event": {"url": url, "token": TOKEN, "outcomes": [outcome(1)]}}
+    proc = run_playbook(tmp_path, task, "--check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert store.requests == []
+
+
+SHIP_TASKS = REPO_ROOT / "playbooks" / "tasks" / "ship_outcomes.yml"
+
+
+def ship_with_task_file(tmp_path: Path, root: Path, url: str | None) -> tuple[subprocess.CompletedProcess[str], str]:
+    variables = {"shipit_root": str(root), "shipit_dashboard_token": TOKEN}
+    if url is not None:
+        variables["shipit_dashboard_url"] = url
+    task = {"name": "Ship", "ansible.builtin.include_tasks": str(SHIP_TASKS), "vars": variables}
+    proc = run_playbook(tmp_path, task)
+    return proc, proc.stdout + proc.stderr
+
+
+def test_the_task_file_ships_the_backlog_and_marks_it_sent(tmp_path: Path, dashboard: tuple[str, Store]) -> None:
+    url, store = dashboard
+    root = tmp_path / "bots"
+    state_dir = str(root / "chan" / ".shipit")
+    for number in (1, 2):
+        append_outcome(state_dir, outcome(number))
+
+    proc, output = ship_with_task_file(tmp_path, root, closed_port_url())
+    assert proc.returncode == 0, output
+    assert "did not acknowledge 2 of 2 outcome(s)" in output and TOKEN not in output
+    assert [o["id"] for o in unsent_outcomes(state_dir)] == [outcome(1)["id"], outcome(2)["id"]]
+
+    proc, output = ship_with_task_file(tmp_path, root, url)
+    assert proc.returncode == 0, output
+    assert unsent_outcomes(state_dir) == [] and list(store.rows) == [outcome(1)["id"], outcome(2)["id"]]
+    assert [len(r["body"]["outcomes"]) for r in store.requests] == [2]
+
+
+def test_the_task_file_does_nothing_without_a_dashboard_url(tmp_path: Path) -> None:
+    root = tmp_path / "bots"
+    append_outcome(str(root / "chan" / ".shipit"), outcome(1))
+    proc, output = ship_with_task_file(tmp_path, root, None)
+    assert proc.returncode == 0, output
+    assert "skipping: [localhost]" in output and "WARNING" not in output
+    assert len(unsent_outcomes(str(root / "chan" / ".shipit"))) == 1
