@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,31 +48,34 @@ DURATION_BUCKETS = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 BUCKET_COLUMNS = tuple(f"le_{index}" for index in range(len(DURATION_BUCKETS)))
 
 
-def run_stats_upsert() -> str:
-    """Add one run to its run_stats row; ? parameters: key (4), duration, then one 0/1 per bucket."""
+def add_run_stats(query: Query, runs: Iterable[tuple[str, str, str, str, float]]) -> None:
+    """Add runs (channel, environment, kind, status, duration_s) to run_stats: one upsert per key."""
+    totals: dict[tuple[str, str, str, str], list[float]] = {}
+    for channel, environment, kind, status, duration_s in runs:
+        total = totals.setdefault((channel, environment, kind, status), [0, 0.0] + [0] * len(DURATION_BUCKETS))
+        total[0] += 1
+        total[1] += duration_s
+        for index, bound in enumerate(DURATION_BUCKETS):
+            total[2 + index] += duration_s <= bound
     columns = ", ".join(BUCKET_COLUMNS)
     updates = ", ".join(f"{column} = run_stats.{column} + excluded.{column}" for column in BUCKET_COLUMNS)
-    return (
+    statement = (
         f"INSERT INTO run_stats (channel, environment, kind, status, runs, duration_sum, {columns}) "
-        f"VALUES (?, ?, ?, ?, 1, ?, {', '.join('?' * len(BUCKET_COLUMNS))}) "
-        "ON CONFLICT (channel, environment, kind, status) DO UPDATE SET runs = run_stats.runs + 1, "
+        f"VALUES (?, ?, ?, ?, ?, ?, {', '.join('?' * len(BUCKET_COLUMNS))}) "
+        "ON CONFLICT (channel, environment, kind, status) DO UPDATE SET runs = run_stats.runs + excluded.runs, "
         f"duration_sum = run_stats.duration_sum + excluded.duration_sum, {updates}"
     )
-
-
-def run_stats_params(channel: str, environment: str, kind: str, status: str, duration_s: float) -> tuple:
-    buckets = tuple(int(duration_s <= bound) for bound in DURATION_BUCKETS)
-    return (channel, environment, kind, status, duration_s, *buckets)
+    for key, total in totals.items():
+        query.run(statement, (*key, *total))
 
 
 def _backfill_run_stats(query: Query) -> None:
     rows = query.all(
         "SELECT channel, environment, kind, status, duration_s FROM outcomes WHERE check_mode = 0 AND status <> 'check'"
     )
-    statement = run_stats_upsert()
-    for row in rows:
-        params = run_stats_params(row["channel"], row["environment"], row["kind"], row["status"], row["duration_s"])
-        query.run(statement, params)
+    add_run_stats(
+        query, ((r["channel"], r["environment"], r["kind"], r["status"], float(r["duration_s"])) for r in rows)
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (

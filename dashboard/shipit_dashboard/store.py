@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import Database, Query, Row
-from .migrations import BUCKET_COLUMNS, LATEST_VERSION, migrate, run_stats_params, run_stats_upsert
+from .migrations import BUCKET_COLUMNS, LATEST_VERSION, add_run_stats, migrate
 from .outcome import KINDS, STATUSES, live_release, parse_timestamp_ms, verify_latency_ms
 
 MAX_PAGE = 200
@@ -163,33 +163,42 @@ class Store:
         """Store valid outcomes in one transaction; a known id is reported as a duplicate."""
         received_ms = int(time.time() * 1000)
         results: list[tuple[str, str]] = []
+        stored: list[dict[str, Any]] = []
         with self.db.write() as query:
             for outcome in outcomes:
-                stored = query.run(_INSERT, _row_values(outcome, received_ms)) == 1
-                if stored:
-                    self._advance_pointers(query, outcome)
-                    self._count(query, outcome)
-                results.append((outcome["id"], "stored" if stored else "duplicate"))
+                new = query.run(_INSERT, _row_values(outcome, received_ms)) == 1
+                if new:
+                    stored.append(outcome)
+                results.append((outcome["id"], "stored" if new else "duplicate"))
+            # per batch, not per outcome: one upsert per channel pointer and per counter key
+            self._advance_pointers(query, stored)
+            add_run_stats(
+                query,
+                (
+                    (o["channel"], o["environment"], o["kind"], o["status"], float(o["duration_s"]))
+                    for o in stored
+                    if not o["check_mode"] and o["status"] != "check"
+                ),
+            )
         return results
 
-    def _advance_pointers(self, query: Query, outcome: dict[str, Any]) -> None:
-        if not outcome["channel"] or outcome["status"] == "check":
-            return
-        key = (outcome["environment"], outcome["channel"])
-        finished_ms = parse_timestamp_ms(outcome["finished_at"])
-        pointers = ["last"]
-        if live_release(outcome) is not None:
-            pointers.append("live")
-        if outcome["status"] == "success":
-            pointers.append("success")
-        for name in pointers:
-            query.run(_POINTER_UPSERT.format(name=name), (*key, outcome["id"], finished_ms))
-
-    def _count(self, query: Query, outcome: dict[str, Any]) -> None:
-        if outcome["check_mode"] or outcome["status"] == "check":
-            return
-        key = (outcome["channel"], outcome["environment"], outcome["kind"], outcome["status"])
-        query.run(run_stats_upsert(), run_stats_params(*key, float(outcome["duration_s"])))
+    def _advance_pointers(self, query: Query, outcomes: Iterable[dict[str, Any]]) -> None:
+        newest: dict[tuple[str, str, str], tuple[int, str]] = {}
+        for outcome in outcomes:
+            if not outcome["channel"] or outcome["status"] == "check":
+                continue
+            position = (parse_timestamp_ms(outcome["finished_at"]), outcome["id"])
+            pointers = ["last"]
+            if live_release(outcome) is not None:
+                pointers.append("live")
+            if outcome["status"] == "success":
+                pointers.append("success")
+            for name in pointers:
+                key = (name, outcome["environment"], outcome["channel"])
+                if key not in newest or position > newest[key]:
+                    newest[key] = position
+        for (name, environment, channel), (finished_ms, outcome_id) in sorted(newest.items()):
+            query.run(_POINTER_UPSERT.format(name=name), (environment, channel, outcome_id, finished_ms))
 
     def purge(self, older_than_ms: int) -> int:
         """Delete outcomes finished before the cutoff, except those a channel card still shows."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,9 +117,11 @@ def test_unreachable_postgres_is_reported_without_the_password(tmp_path: Path) -
 
 
 def test_wheel_ships_the_schema_templates_and_console_script(tmp_path: Path) -> None:
+    source = tmp_path / "source"  # build from a copy: no build/ or egg-info left in the checkout
+    shutil.copytree(REPO / "dashboard", source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     subprocess.run(
-        [*pip_wheel, "-w", str(tmp_path), str(REPO / "dashboard")],
+        [*pip_wheel, "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
