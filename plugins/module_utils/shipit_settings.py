@@ -23,6 +23,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import
     RELEASE_ID_RE,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import DEFAULT_ERROR_PATTERN
 
 PURPOSES = ("deploy", "verify", "rollback")
 USER_RE = re.compile(r"^[\w-]{1,20}$", re.ASCII)
@@ -68,6 +69,28 @@ SOURCE_HOWTO = (
 )
 
 
+#: The bot contract (docs/bots.md): how the password reaches the bot, where it runs, how it is verified.
+PASSWORD_DELIVERIES = ("credential", "env", "config")
+DEFAULT_PASSWORD_DELIVERY = "credential"
+DEFAULT_PASSWORD_ENV = "CYTUBE_BOT_PASSWORD"
+WORKDIRS = ("shared", "release")
+DEFAULT_WORKDIR = "shared"
+DEFAULT_CONFIG_NAME = "config.toml"
+CONFIG_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Variables the unit or the launcher set themselves: a password there would be lost or break the bot.
+RESERVED_ENV_NAMES = frozenset(("PATH", "HOME", "USER", "LANG", "CREDENTIALS_DIRECTORY", "INVOCATION_ID", "PWD"))
+DEFAULT_SETTLE = 2.0
+VERIFY_MODES = ("command",)
+#: Modes of the contract the probe does not offer yet (docs/bots.md).
+VERIFY_MODES_PLANNED = ("pm", "presence")
+DEFAULT_VERIFY_COMMAND = "!ping"
+DEFAULT_VERIFY_EXPECT = r"^pong (?P<version>\S+) {token}$"
+EXPECT_VERSION_WORDS = ("auto", "none")
+TOKEN_PLACEHOLDER = "{token}"
+SAMPLE_TOKEN = "0123abcd45"
+
+
 class Inputs:
     """Collects problems while reading raw values."""
 
@@ -81,6 +104,16 @@ class Inputs:
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
+
+    def text(self, name: str, default: str) -> str:
+        """A string input (a number given for it is taken as its text)."""
+        value = self.get(name)
+        if value is None:
+            return default
+        if isinstance(value, (list, dict, bool)):
+            self.problem("shipit_%s %r is not a string" % (name, value))
+            return default
+        return str(value)
 
     def number(self, name: str, default: float, cast: Callable[[Any], Any], minimum: float, rule: str) -> Any:
         value = self.get(name)
@@ -257,6 +290,178 @@ def check_root(inputs: Inputs) -> str:
     return os.path.normpath(root)
 
 
+# --------------------------------------------------------------------------- the bot contract
+
+
+def check_config_name(inputs: Inputs) -> str:
+    name = inputs.text("bot_config_name", DEFAULT_CONFIG_NAME)
+    if not CONFIG_NAME_RE.match(name) or name in (".", ".."):
+        inputs.problem(
+            "shipit_bot_config_name %r is not a plain file name: use letters, digits, '.', '_' and '-', "
+            "e.g. config.json" % name
+        )
+        return DEFAULT_CONFIG_NAME
+    return name
+
+
+def check_password_delivery(inputs: Inputs) -> str:
+    delivery = inputs.text("bot_password_delivery", DEFAULT_PASSWORD_DELIVERY)
+    if delivery not in PASSWORD_DELIVERIES:
+        inputs.problem(
+            "shipit_bot_password_delivery %r is not a way to deliver the password: use credential (a 0600 "
+            "systemd credential file), env (an environment variable) or config (the rendered config is the "
+            "secret)" % delivery
+        )
+        return DEFAULT_PASSWORD_DELIVERY
+    return delivery
+
+
+def check_password_env(inputs: Inputs) -> str:
+    name = inputs.text("bot_password_env", DEFAULT_PASSWORD_ENV)
+    if not ENV_NAME_RE.match(name) or name in RESERVED_ENV_NAMES:
+        inputs.problem(
+            "shipit_bot_password_env %r is not a usable environment variable name: use letters, digits and '_' "
+            "(not starting with a digit), other than %s; e.g. %s"
+            % (name, ", ".join(sorted(RESERVED_ENV_NAMES)), DEFAULT_PASSWORD_ENV)
+        )
+        return DEFAULT_PASSWORD_ENV
+    return name
+
+
+def check_workdir(inputs: Inputs) -> str:
+    workdir = inputs.text("bot_workdir", DEFAULT_WORKDIR)
+    if workdir in WORKDIRS:
+        return workdir
+    if not os.path.isabs(workdir) or os.path.normpath(workdir) == "/" or any(c in workdir for c in "\n\"'$`\\"):
+        inputs.problem(
+            "shipit_bot_workdir %r is not a working directory: use shared (the channel's shared/ directory, "
+            "kept across releases; the default), release (the read-only release) or an absolute path the bot may "
+            "write to" % workdir
+        )
+        return DEFAULT_WORKDIR
+    return os.path.normpath(workdir)
+
+
+def check_args_list(inputs: Inputs, delivery: str) -> Optional[List[str]]:
+    """``shipit_bot_check_args``: None when not set (the role's default, the reference bot's)."""
+    value = inputs.raw.get("bot_check_args")
+    if value is None:
+        args = None
+    elif isinstance(value, list) and all(isinstance(a, (str, int, float)) and not isinstance(a, bool) for a in value):
+        args = [str(a) for a in value]
+    else:
+        inputs.problem(
+            "shipit_bot_check_args %r is not a list of arguments: give e.g. ['--check-config'], or [] when the bot "
+            "has no config check" % (value,)
+        )
+        return None
+    if delivery == "config" and args != []:
+        inputs.problem(
+            "shipit_bot_check_args %s: with shipit_bot_password_delivery config the config holds the password and "
+            "is not in the release, so it cannot be checked at build time; set shipit_bot_check_args: []"
+            % ("is not set (default ['--check-config'])" if args is None else repr(args))
+        )
+    return args
+
+
+def check_health_url(inputs: Inputs) -> Optional[str]:
+    """``shipit_bot_health_url``: None when not set (derived from shipit_health_port), '' for none."""
+    value = inputs.raw.get("bot_health_url")
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip() == "":
+        return ""
+    if not isinstance(value, str) or not re.match(r"^https?://[^/?#\s]+(/\S*)?$", value):
+        inputs.problem(
+            "shipit_bot_health_url %r is not a web address: give the bot's health endpoint on its host, e.g. "
+            "http://127.0.0.1:8765/health, or '' when the bot has none" % (value,)
+        )
+        return None
+    return value
+
+
+def _compiles(inputs: Inputs, name: str, value: str, compiled: str, hint: str) -> bool:
+    """Whether ``compiled`` (``value`` as it will be used) is a regular expression; else a problem naming ``value``."""
+    try:
+        re.compile(compiled)
+    except re.error as exc:
+        inputs.problem("shipit_%s %r is not a valid regular expression (%s)%s" % (name, value, exc, hint))
+        return False
+    return True
+
+
+def journal_pattern(error_pattern: Optional[str], ignore_pattern: Optional[str]) -> str:
+    """One regular expression for the host checks: lines matching ``error_pattern`` (default: the
+    collection's) count as errors unless they match ``ignore_pattern``.
+
+    ``^`` in either pattern keeps meaning "start of the line": both are tried from the line's start.
+    """
+    errors = error_pattern or DEFAULT_ERROR_PATTERN
+    if not ignore_pattern:
+        return errors
+    return r"^(?!.*?(?:%s)).*?(?:%s)" % (ignore_pattern, errors)
+
+
+def check_journal_patterns(inputs: Inputs) -> str:
+    hint = "; inline flags such as (?i) are not allowed here, use [Ee]rror"
+    error = inputs.text("bot_journal_error_pattern", "")
+    ignore = inputs.text("bot_journal_ignore_pattern", "")
+    ok = True
+    for name, pattern in (("bot_journal_error_pattern", error), ("bot_journal_ignore_pattern", ignore)):
+        # Wrapped as it is combined, so that "a)|(b" cannot pass alone and break the combination.
+        if pattern and not _compiles(inputs, name, pattern, "^(?:%s)" % pattern, hint):
+            ok = False
+    return journal_pattern(error or None, ignore or None) if ok else DEFAULT_ERROR_PATTERN
+
+
+def resolve_bot_settings(inputs: Inputs) -> Dict[str, Any]:
+    """How the bot is configured and run on its host (docs/bots.md, settings)."""
+    delivery = check_password_delivery(inputs)
+    return {
+        "config_name": check_config_name(inputs),
+        "password_delivery": delivery,
+        "password_env": check_password_env(inputs),
+        "workdir": check_workdir(inputs),
+        "check_args": check_args_list(inputs, delivery),
+        "health_url": check_health_url(inputs),
+        "settle": inputs.number("bot_settle", DEFAULT_SETTLE, float, 0, "seconds, a number >= 0"),
+        "journal_pattern": check_journal_patterns(inputs),
+    }
+
+
+def resolve_check_settings(inputs: Inputs) -> Dict[str, Any]:
+    """What the probe does and expects (docs/bots.md, "How a bot is verified")."""
+    mode = inputs.text("verify_mode", "command")
+    if mode not in VERIFY_MODES:
+        planned = " (planned, not available yet)" if mode in VERIFY_MODES_PLANNED else ""
+        inputs.problem(
+            "shipit_verify_mode %r is not a verification mode%s: use command (say shipit_verify_command in public "
+            "chat, match the reply with shipit_verify_expect)" % (mode, planned)
+        )
+        mode = "command"
+    command = inputs.text("verify_command", DEFAULT_VERIFY_COMMAND).strip()
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in command):
+        inputs.problem("shipit_verify_command %r contains control characters, which CyTube replaces" % command)
+    expect = inputs.text("verify_expect", DEFAULT_VERIFY_EXPECT)
+    has_version = False
+    sample = expect.replace(TOKEN_PLACEHOLDER, SAMPLE_TOKEN)
+    if _compiles(inputs, "verify_expect", expect, sample, "; {token} stands for the token"):
+        has_version = "version" in re.compile(sample).groupindex
+    version = inputs.text("verify_expect_version", "auto").strip()
+    if version not in EXPECT_VERSION_WORDS and not has_version:
+        inputs.problem(
+            "shipit_verify_expect_version %r needs a (?P<version>...) group in shipit_verify_expect %r to compare "
+            "with; add one, or use none when the bot does not say its version" % (version, expect)
+        )
+    return {
+        "mode": mode,
+        "command": command,
+        "expect": expect,
+        # auto: the deployed release's version, compared only when the reply says one.
+        "expect_version": version if has_version else "none",
+    }
+
+
 # --------------------------------------------------------------------------- all of them
 
 
@@ -288,6 +493,9 @@ def resolve_inputs(purpose: str, raw: Mapping[str, Any], base_dir: str = ".") ->
     settings["bot_name"] = check_user(inputs, "bot_name")
     settings["health_port"] = check_health_port(inputs)
     settings["verify"] = resolve_verify_settings(inputs)
+    settings["bot"] = resolve_bot_settings(inputs)
+    settings["verify"].update(resolve_check_settings(inputs))
+    settings["verify"]["journal_pattern"] = settings["bot"]["journal_pattern"]
     if probe_needed:
         settings["probe_user"] = check_user(inputs, "probe_user")
         check_secret(inputs, "probe_password", "SHIPIT_PROBE_PASSWORD")

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import DEFAULT_ROOT
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_settings import PROFILES, resolve_inputs
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import DEFAULT_ERROR_PATTERN, journal_errors
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_settings import (
+    PROFILES,
+    journal_pattern,
+    resolve_inputs,
+)
 
 SECRET = "p4ssw0rd-never-shown"
 
@@ -31,7 +37,8 @@ def test_good_inputs_resolve_defaults_from_one_home() -> None:
     assert problems == []
     assert settings["root"] == DEFAULT_ROOT
     assert settings["keep_releases"] == 5 and settings["lock_wait"] == 120 and settings["lock_ttl"] == 1800
-    assert {k: v for k, v in settings["verify"].items() if k != "profile"} == PROFILES["test"]
+    assert {k: settings["verify"][k] for k in PROFILES["test"]} == PROFILES["test"]
+    assert settings["verify"]["profile"] == "test"
 
 
 def test_prod_profile_with_overrides() -> None:
@@ -61,6 +68,26 @@ def test_prod_profile_with_overrides() -> None:
         ({"verify_overrides": {"repeat": 3, "max_failures": 3}}, "max_failures 3 must be smaller than repeat 3"),
         ({"bot_source": None}, "shipit_bot_source is not set"),
         ({"root": "srv/bots"}, "shipit_root 'srv/bots' must be an absolute path"),
+        ({"bot_config_name": "../config.json"}, "shipit_bot_config_name '../config.json' is not a plain file name"),
+        ({"bot_password_delivery": "file"}, "shipit_bot_password_delivery 'file' is not a way to deliver"),
+        ({"bot_password_env": "PATH"}, "shipit_bot_password_env 'PATH' is not a usable environment variable name"),
+        ({"bot_password_env": "1PW"}, "shipit_bot_password_env '1PW'"),
+        ({"bot_workdir": "data"}, "shipit_bot_workdir 'data' is not a working directory: use shared"),
+        ({"bot_workdir": "/"}, "shipit_bot_workdir '/' is not a working directory"),
+        ({"bot_check_args": "--check"}, "shipit_bot_check_args '--check' is not a list of arguments"),
+        ({"bot_password_delivery": "config"}, "it cannot be checked at build time; set shipit_bot_check_args: []"),
+        ({"bot_health_url": "localhost:8765"}, "shipit_bot_health_url 'localhost:8765' is not a web address"),
+        ({"bot_settle": -1}, "shipit_bot_settle -1 is not valid"),
+        ({"bot_journal_error_pattern": "ERROR("}, "shipit_bot_journal_error_pattern 'ERROR(' is not a valid regular"),
+        ({"bot_journal_ignore_pattern": "(?i)chat"}, "inline flags such as (?i) are not allowed here"),
+        ({"verify_mode": "presence"}, "shipit_verify_mode 'presence' is not a verification mode (planned"),
+        ({"verify_mode": "ping"}, "shipit_verify_mode 'ping' is not a verification mode: use command"),
+        ({"verify_command": "!he\tlp"}, "shipit_verify_command '!he\\tlp' contains control characters"),
+        ({"verify_expect": "^help ["}, "shipit_verify_expect '^help [' is not a valid regular expression"),
+        (
+            {"verify_expect": "^chatbot commands", "verify_expect_version": "1.0.0"},
+            "shipit_verify_expect_version '1.0.0' needs a (?P<version>...) group",
+        ),
     ],
 )
 def test_each_bad_input_is_named_with_its_value_and_fix(extra: dict[str, Any], expected: str) -> None:
@@ -101,3 +128,81 @@ def test_verify_needs_no_bot_password_or_source() -> None:
 def test_the_channel_must_be_one_of_the_inventory() -> None:
     _s, problems = resolve_inputs("verify", raw(channel="other", channels={"shipit-sandbox": {}}))
     assert any("not one of the channels of this inventory (shipit-sandbox)" in problem for problem in problems)
+
+
+def test_bot_contract_defaults_fit_the_reference_bot() -> None:
+    settings, problems = resolve_inputs("deploy", raw())
+    assert problems == []
+    assert settings["bot"] == {
+        "config_name": "config.toml",
+        "password_delivery": "credential",
+        "password_env": "CYTUBE_BOT_PASSWORD",
+        "workdir": "shared",
+        "check_args": None,
+        "health_url": None,
+        "settle": 2.0,
+        "journal_pattern": DEFAULT_ERROR_PATTERN,
+    }
+    verify = settings["verify"]
+    assert (verify["mode"], verify["command"], verify["expect_version"]) == ("command", "!ping", "auto")
+    assert verify["journal_pattern"] == DEFAULT_ERROR_PATTERN
+
+
+def test_the_chatbot_settings_resolve() -> None:
+    settings, problems = resolve_inputs(
+        "deploy",
+        raw(
+            bot_config_name="config.json",
+            bot_password_delivery="config",
+            bot_workdir="/var/lib/chatbot",
+            bot_check_args=[],
+            bot_health_url="",
+            bot_settle="3",
+            bot_journal_error_pattern=r"^\S+ \S+ ERROR ",
+            bot_journal_ignore_pattern=r"^\S+ \S+ INFO <",
+            verify_command="!help",
+            verify_expect="^chatbot commands: !help",
+            verify_expect_version="auto",
+        ),
+    )
+    assert problems == []
+    bot = settings["bot"]
+    assert (bot["config_name"], bot["password_delivery"], bot["workdir"]) == (
+        "config.json",
+        "config",
+        "/var/lib/chatbot",
+    )
+    assert bot["check_args"] == [] and bot["health_url"] == "" and bot["settle"] == 3.0
+    # A reply pattern without a version group cannot compare one: auto means none then.
+    assert settings["verify"]["expect_version"] == "none"
+    assert settings["verify"]["command"] == "!help"
+
+
+def test_literal_expected_version_with_a_version_group() -> None:
+    settings, problems = resolve_inputs("verify", raw(verify_expect_version="2.0.0"))
+    assert problems == [] and settings["verify"]["expect_version"] == "2.0.0"
+
+
+@pytest.mark.parametrize(
+    "line, is_error",
+    [
+        ("2026-11-29 11:00:00,001 ERROR login refused: bad password", True),
+        ("2026-11-29 11:00:00,002 INFO <alice> ERROR in my code, help", False),
+        ("2026-11-29 11:00:00,003 WARNING kicked from #chan", False),
+        ("Traceback (most recent call last):", False),
+        ("2026-11-29 11:00:00,004 INFO joined #chan (3 users)", False),
+    ],
+)
+def test_journal_error_and_ignore_patterns_combine(line: str, is_error: bool) -> None:
+    pattern = journal_pattern(r"^\S+ \S+ ERROR ", r"^\S+ \S+ INFO <")
+    entry = json.dumps({"MESSAGE": line, "PRIORITY": "6"})
+    found, problem = journal_errors(lambda argv: (0, entry, ""), "u.service", "inv", pattern)
+    assert problem == "" and bool(found) is is_error
+
+
+def test_an_ignore_pattern_alone_narrows_the_default_errors() -> None:
+    pattern = journal_pattern(None, r"INFO <")
+    entry = '{"MESSAGE": "2026-11-29 11:00:00,002 INFO <bob> FATAL joke", "PRIORITY": "6"}'
+    assert journal_errors(lambda argv: (0, entry, ""), "u.service", "inv", pattern)[0] == []
+    entry = '{"MESSAGE": "2026-11-29 11:00:00,002 FATAL db gone", "PRIORITY": "6"}'
+    assert journal_errors(lambda argv: (0, entry, ""), "u.service", "inv", pattern)[0] != []
