@@ -56,7 +56,7 @@ class ActionModule(ActionBase):
                         task_vars.get("inventory_hostname", "?"),
                         args.get("channel"),
                         describe_holder(holder),
-                        args.get("wait", DEFAULT_LOCK_WAIT),
+                        "%g" % wait,
                     )
                 )
             if time.monotonic() >= deadline:
@@ -77,7 +77,7 @@ class ActionModule(ActionBase):
                         where,
                         describe_holder(holder),
                         time.monotonic() - started,
-                        args.get("wait", DEFAULT_LOCK_WAIT),
+                        "%g" % wait,
                         hint,
                     )
                 )
