@@ -11,6 +11,7 @@ playbooks/tasks/ship_outcomes.yml as a deploy does at its end:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -24,10 +25,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import REPO_ROOT, SandboxCli, SandboxHost, SandboxHosts, read_sandbox_inventory, sandbox_is_up
+import yaml
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(600)]
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "sandbox-3"
 UNIT = "shipit-dashboard@main.service"
 PORT = 8095
@@ -59,15 +61,33 @@ def ansible_playbook(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Host:
+    """A sandbox host as inventories/sandbox/hosts.yml lists it, reachable with plain ssh."""
+
+    name: str
+    address: str
+    ssh_key: str
+
+    def ssh(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        argv = [
+            "ssh", "-F", "/dev/null", "-i", self.ssh_key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+            f"root@{self.address}", command,
+        ]  # fmt: skip
+        return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="module")
-def sandbox() -> SandboxHosts:
+def sandbox(sandbox_cli: Any) -> Host:
+    """sandbox-3 (booted with the others when needed; `up` is idempotent and left up for the session)."""
     if os.geteuid() != 0:
         pytest.skip("the sandbox hosts need root")
-    cli = SandboxCli()
-    if not sandbox_is_up(cli, 3):
-        done = cli.run("up", "--hosts", "3")
-        assert done.returncode == 0, done.stdout + done.stderr
-    return read_sandbox_inventory()
+    done = sandbox_cli.run("up", "--hosts", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    inventory = yaml.safe_load((REPO_ROOT / "inventories" / "sandbox" / "hosts.yml").read_text())
+    values = inventory["all"]["children"]["sandbox_hosts"]["hosts"][HOST]
+    return Host(HOST, values["ansible_host"], values["ansible_ssh_private_key_file"])
 
 
 # Reads need a token on this dashboard (the sandbox's own leaves them open for the demo).
@@ -76,7 +96,7 @@ READ = {"Authorization": f"Bearer {READ_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def dashboard_host(sandbox: SandboxHosts) -> SandboxHost:
+def dashboard_host(sandbox: Host) -> Host:
     converge = REPO_ROOT / "molecule" / "dashboard" / "converge.yml"
     variables = {"shipit_dashboard_hosts": HOST, "dashboard_read_token": READ_TOKEN}
     done = ansible_playbook(str(converge), "-vvv", "-e", json.dumps(variables))
@@ -85,32 +105,28 @@ def dashboard_host(sandbox: SandboxHosts) -> SandboxHost:
     assert TOKEN_FILE.stat().st_mode & 0o777 == 0o600
     assert TOKEN_FILE.read_text().strip() not in output, "the ingest token leaked into the output of the install"
     assert READ_TOKEN not in output, "the read token leaked into the output of the install"
-    return next(host for host in sandbox.hosts if host.name == HOST)
+    return sandbox
 
 
 @pytest.fixture
-def journal_root(sandbox: SandboxHosts, dashboard_host: SandboxHost) -> Iterator[str]:
+def journal_root(dashboard_host: Host) -> Iterator[str]:
     root = f"/srv/shipit-ship-test-{uuid.uuid4().hex[:8]}"
     yield root
-    sandbox.ssh(dashboard_host, f"systemctl start {UNIT}; rm -rf {root}")
+    dashboard_host.ssh(f"systemctl start {UNIT}; rm -rf {root}")
 
 
-def journaled_outcome(
-    sandbox: SandboxHosts, host: SandboxHost, root: str, channel: str = CHANNEL, fixture: str = "deploy_success"
-) -> dict[str, Any]:
+def journaled_outcome(host: Host, root: str, channel: str = CHANNEL, fixture: str = "deploy_success") -> dict[str, Any]:
     outcome = json.loads((REPO_ROOT / "tests" / "fixtures" / "outcomes" / f"{fixture}.json").read_text())
     run_id = f"itest-{uuid.uuid4().hex[:12]}"
     outcome.update(id=f"{run_id}:{outcome['kind']}:{channel}:{HOST}", run_id=run_id, host=HOST, channel=channel)
     state_dir = f"{root}/{channel}/.shipit"
     line = json.dumps(outcome, separators=(",", ":"))
-    done = sandbox.ssh(
-        host, f"mkdir -p {state_dir} && printf '%s\\n' {shlex.quote(line)} >> {state_dir}/outcomes.jsonl"
-    )
+    done = host.ssh(f"mkdir -p {state_dir} && printf '%s\\n' {shlex.quote(line)} >> {state_dir}/outcomes.jsonl")
     assert done.returncode == 0, done.stderr
     return outcome
 
 
-def ship(tmp_path: Path, host: SandboxHost, root: str, token: str) -> tuple[str, tuple[int, int, int, int]]:
+def ship(tmp_path: Path, host: Host, root: str, token: str) -> tuple[str, tuple[int, int, int, int]]:
     playbook = tmp_path / "ship.yml"
     tasks = REPO_ROOT / "playbooks" / "tasks" / "ship_outcomes.yml"
     playbook.write_text(SHIP_PLAYBOOK.format(host=HOST, tasks=tasks))
@@ -130,8 +146,8 @@ def ship(tmp_path: Path, host: SandboxHost, root: str, token: str) -> tuple[str,
     return output, (stored, duplicate, unacked, marked)
 
 
-def sent_ids(sandbox: SandboxHosts, host: SandboxHost, root: str) -> set[str]:
-    done = sandbox.ssh(host, f"cat {root}/{CHANNEL}/.shipit/outcomes.sent 2>/dev/null || true")
+def sent_ids(host: Host, root: str) -> set[str]:
+    done = host.ssh(f"cat {root}/{CHANNEL}/.shipit/outcomes.sent 2>/dev/null || true")
     return {line for line in done.stdout.splitlines() if line}
 
 
@@ -153,39 +169,37 @@ def rows_with_id(url: str, outcome_id: str) -> int:
     return sum(1 for item in listing.json()["items"] if item["id"] == outcome_id)
 
 
-def test_reads_need_the_read_token_and_the_unit_runs_hardened(
-    sandbox: SandboxHosts, dashboard_host: SandboxHost
-) -> None:
+def test_reads_need_the_read_token_and_the_unit_runs_hardened(dashboard_host: Host) -> None:
     url = f"http://{dashboard_host.address}:{PORT}"
     assert requests.get(f"{url}/healthz", timeout=5).status_code == 200
     assert requests.get(f"{url}/api/status", timeout=5).status_code == 401
     assert requests.get(f"{url}/api/status", headers=READ, timeout=5).status_code == 200
-    unit = sandbox.ssh(dashboard_host, f"systemctl cat {UNIT}").stdout
+    unit = dashboard_host.ssh(f"systemctl cat {UNIT}").stdout
     assert "User=shipit-dashboard" in unit and READ_TOKEN not in unit
     assert "LoadCredential=read-token:/etc/cytube-shipit-dashboard/%i/read-token" in unit
-    secrets = sandbox.ssh(dashboard_host, "stat -c '%U %a %n' /etc/cytube-shipit-dashboard/main/*").stdout.split("\n")
+    secrets = dashboard_host.ssh("stat -c '%U %a %n' /etc/cytube-shipit-dashboard/main/*").stdout.split("\n")
     assert sorted(line.split()[:2] == ["root", "600"] for line in secrets if line) == [True, True]
 
 
 def test_a_dashboard_that_is_down_warns_and_the_next_run_ships_the_backlog(
-    tmp_path: Path, sandbox: SandboxHosts, dashboard_host: SandboxHost, journal_root: str
+    tmp_path: Path, dashboard_host: Host, journal_root: str
 ) -> None:
     token = TOKEN_FILE.read_text().strip()
     url = f"http://{dashboard_host.address}:{PORT}"
-    outcome = journaled_outcome(sandbox, dashboard_host, journal_root)
+    outcome = journaled_outcome(dashboard_host, journal_root)
 
-    assert sandbox.ssh(dashboard_host, f"systemctl stop {UNIT}").returncode == 0
+    assert dashboard_host.ssh(f"systemctl stop {UNIT}").returncode == 0
     output, counts = ship(tmp_path, dashboard_host, journal_root, token)
     assert f"[WARNING]: dashboard {dashboard_host.address}:{PORT} did not acknowledge 1 of 1 outcome(s)" in output
     assert counts == (0, 0, 1, 0)
-    assert sent_ids(sandbox, dashboard_host, journal_root) == set()
+    assert sent_ids(dashboard_host, journal_root) == set()
 
-    assert sandbox.ssh(dashboard_host, f"systemctl start {UNIT}").returncode == 0
+    assert dashboard_host.ssh(f"systemctl start {UNIT}").returncode == 0
     wait_healthy(url)
     output, counts = ship(tmp_path, dashboard_host, journal_root, token)
     assert "[WARNING]: dashboard" not in output
     assert counts == (1, 0, 0, 1)
-    assert sent_ids(sandbox, dashboard_host, journal_root) == {outcome["id"]}
+    assert sent_ids(dashboard_host, journal_root) == {outcome["id"]}
     stored = requests.get(f"{url}/api/deployments/{outcome['id']}", headers=READ, timeout=5)
     assert stored.status_code == 200 and stored.json()["status"] == "success"
 
@@ -193,17 +207,15 @@ def test_a_dashboard_that_is_down_warns_and_the_next_run_ships_the_backlog(
     assert counts == (0, 0, 0, 0), "an outcome marked sent must not be shipped again"
 
 
-def test_replaying_a_journal_twice_adds_nothing(
-    tmp_path: Path, sandbox: SandboxHosts, dashboard_host: SandboxHost, journal_root: str
-) -> None:
+def test_replaying_a_journal_twice_adds_nothing(tmp_path: Path, dashboard_host: Host, journal_root: str) -> None:
     token = TOKEN_FILE.read_text().strip()
     url = f"http://{dashboard_host.address}:{PORT}"
-    outcome = journaled_outcome(sandbox, dashboard_host, journal_root)
+    outcome = journaled_outcome(dashboard_host, journal_root)
     _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
     assert counts == (1, 0, 0, 1)
     for _replay in range(2):
         # As if the sent marks were lost (a restored host): the whole journal goes again.
-        sandbox.ssh(dashboard_host, f"rm -f {journal_root}/{CHANNEL}/.shipit/outcomes.sent")
+        dashboard_host.ssh(f"rm -f {journal_root}/{CHANNEL}/.shipit/outcomes.sent")
         _output, counts = ship(tmp_path, dashboard_host, journal_root, token)
         assert counts == (0, 1, 0, 1)
     assert rows_with_id(url, outcome["id"]) == 1
@@ -220,22 +232,20 @@ def flush(root: str, url: str, token: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_flush_ships_every_channels_backlog_and_fails_while_the_dashboard_is_down(
-    sandbox: SandboxHosts, dashboard_host: SandboxHost, journal_root: str
+    dashboard_host: Host, journal_root: str
 ) -> None:
     token = TOKEN_FILE.read_text().strip()
     url = f"http://{dashboard_host.address}:{PORT}"
     outcomes = [
-        journaled_outcome(sandbox, dashboard_host, journal_root),
-        journaled_outcome(
-            sandbox, dashboard_host, journal_root, channel="shipit-sandbox2", fixture="deploy_rolled_back"
-        ),
+        journaled_outcome(dashboard_host, journal_root),
+        journaled_outcome(dashboard_host, journal_root, channel="shipit-sandbox2", fixture="deploy_rolled_back"),
     ]
-    assert sandbox.ssh(dashboard_host, f"systemctl stop {UNIT}").returncode == 0
+    assert dashboard_host.ssh(f"systemctl stop {UNIT}").returncode == 0
     done = flush(journal_root, url, token)
     assert done.returncode != 0
     assert "2 outcome(s) stayed unsent" in done.stdout and token not in done.stdout + done.stderr
 
-    assert sandbox.ssh(dashboard_host, f"systemctl start {UNIT}").returncode == 0
+    assert dashboard_host.ssh(f"systemctl start {UNIT}").returncode == 0
     wait_healthy(url)
     done = flush(journal_root, url, token)
     assert done.returncode == 0, done.stdout[-3000:]
@@ -243,4 +253,4 @@ def test_flush_ships_every_channels_backlog_and_fails_while_the_dashboard_is_dow
     for outcome in outcomes:
         stored = requests.get(f"{url}/api/deployments/{outcome['id']}", headers=READ, timeout=5)
         assert stored.json()["status"] == outcome["status"]
-    assert sent_ids(sandbox, dashboard_host, journal_root) == {outcomes[0]["id"]}
+    assert sent_ids(dashboard_host, journal_root) == {outcomes[0]["id"]}
