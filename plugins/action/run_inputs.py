@@ -6,12 +6,30 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_notify import validate_targets
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_settings import PURPOSES, resolve_inputs
+
+
+def dashboard_problems(url: Any, token: Any) -> List[str]:
+    """The dashboard is optional; when it is named, its address and ingest token must be usable."""
+    if url in (None, ""):
+        return []
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ["shipit_dashboard_url %r is not a web address: use http(s)://host:port of the dashboard" % (url,)]
+    if parts.username or parts.password:
+        return ["shipit_dashboard_url has credentials in it: remove them and give the token in shipit_dashboard_token"]
+    if not isinstance(token, str) or len(token.strip()) < 16:
+        return [
+            "shipit_dashboard_token is missing or shorter than 16 characters: give the dashboard's ingest token "
+            "(Ansible Vault or SHIPIT_DASHBOARD_TOKEN), or unset shipit_dashboard_url"
+        ]
+    return []
 
 
 class ActionModule(ActionBase):
@@ -36,6 +54,7 @@ class ActionModule(ActionBase):
             github_api_url=os.environ.get("GITHUB_API_URL"),
             github_repository=os.environ.get("GITHUB_REPOSITORY"),
         )
+        problems += dashboard_problems(raw.get("dashboard_url"), raw.get("dashboard_token"))
         result.update(changed=False, settings=settings)
         if problems:
             result["failed"] = True

@@ -32,6 +32,7 @@ from typing import Any
 
 import jsonschema
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_outcome import failure_text
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import forget_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -75,8 +76,10 @@ class StandIn:
     """The sandbox stand-in's admin API (127.0.0.1:8091)."""
 
     def reset(self) -> None:
-        """Faults off, rate-limit buckets and chat buffers cleared (the outside world between runs)."""
+        """Faults off, rate-limit buckets and chat buffers cleared (the outside world between runs); the
+        controller's own record of CyTube's connection budget is cleared with them."""
         admin("POST", "/admin/reset", {})
+        forget_all()
 
     def faults(self, **switches: Any) -> None:
         admin("POST", "/admin/faults", switches)
@@ -194,6 +197,7 @@ class Shipit:
         *args: str,
         reset: bool = True,
         timeout: float = 300,
+        env: dict[str, str] | None = None,
     ) -> Run:
         if reset:
             self.standin.reset()
@@ -203,7 +207,7 @@ class Shipit:
             done = subprocess.run(
                 argv,
                 cwd=REPO_ROOT,
-                env=dict(self.env(), SHIPIT_OUTCOME_DIR=outcome_dir),
+                env=dict(self.env(), SHIPIT_OUTCOME_DIR=outcome_dir, **(env or {})),
                 capture_output=True,
                 text=True,
                 timeout=timeout,

@@ -55,3 +55,20 @@ def test_notification_targets_are_checked_with_the_inputs() -> None:
     result = check("deploy", dict(GOOD, notify=bad))
     assert result["failed"] and "shipit_notify[0]" in result["msg"] and "shipit_notify[1]" in result["msg"]
     assert "carrier-pigeon" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    "url, token, expected",
+    [
+        ("dashboard:8095", "t" * 40, "shipit_dashboard_url 'dashboard:8095' is not a web address"),
+        ("http://u:p@dash:8095", "t" * 40, "has credentials in it"),
+        ("http://dash:8095", "short", "shipit_dashboard_token is missing or shorter than 16 characters"),
+    ],
+)
+def test_dashboard_settings_are_checked(url: str, token: str, expected: str) -> None:
+    result = check("verify", dict(GOOD, dashboard_url=url, dashboard_token=token))
+    assert result["failed"] and expected in result["msg"] and token not in result["msg"].replace(expected, "")
+
+
+def test_no_dashboard_is_fine() -> None:
+    assert not check("verify", dict(GOOD, dashboard_url="", dashboard_token=None)).get("failed")
