@@ -285,6 +285,15 @@ def test_cytube_down_refuses_the_deploy_and_makes_verify_inconclusive(shipit: Sh
     assert [o["status"] for o in shipit.journal()[-2:]] == ["refused", "inconclusive"]
 
 
+def test_a_probe_that_cannot_log_in_refuses_the_deploy(shipit: Shipit, on_v2: Released) -> None:
+    pid, before = shipit.main_pid(), shipit.releases()
+    run = shipit.deploy("3.0.0", extra={"shipit_probe_password": "not-the-probe-password"})
+    assert run.rc != 0 and run.outcome["status"] == "refused", run.explain()
+    assert "the probe account 'shipprobe' cannot log in" in run.outcome["reason"]
+    assert "not-the-probe-password" not in run.output
+    assert shipit.releases() == before and live_id(shipit) == on_v2.ids["2.0.0"] and shipit.main_pid() == pid
+
+
 def test_secrets_never_appear_in_output_or_outcomes(shipit: Shipit, on_v2: Released) -> None:
     runs = [
         shipit.deploy("2.0.0", "-vvv"),  # no-op deploy
