@@ -20,6 +20,9 @@ printf '== sandbox\n'
 hosts=$(sandbox/sandbox status 2>/dev/null | grep -c '^sandbox-' || true)
 sandbox/sandbox up --hosts "$(( hosts > 1 ? hosts : 1 ))"
 
+printf '\n== the deployment dashboard on %s\n' "$host"
+ansible-playbook -i inventories/sandbox playbooks/dashboard.yml
+
 printf '\n== build the reference bot %s\n' "$version"
 wheel=$(examples/build-wheel.sh "$version" "$repo/build/wheels")
 echo "$wheel"
@@ -37,6 +40,8 @@ printf '\n== releases of channel %s\n' "$channel"
 ansible-playbook -i inventories/sandbox playbooks/rollback.yml -e "shipit_channel=$channel" -e "shipit_hosts=$host" \
   -e rollback_to=list
 
+dashboard=$(sed -n 's/^ *ansible_host: "\(.*\)"$/\1/p' inventories/sandbox/hosts.yml | head -1)
 echo
 echo "demo: channel $channel on $host runs cytube-refbot $version (deployed and verified in ${deploy_s} s)"
+echo "demo: every run above is on the dashboard: http://${dashboard}:8095/ (API: /api/status, metrics: /metrics)"
 echo "demo: 'sudo make sandbox-down' stops the sandbox"
