@@ -330,16 +330,14 @@ def check_password_env(inputs: Inputs) -> str:
 
 def check_workdir(inputs: Inputs) -> str:
     workdir = inputs.text("bot_workdir", DEFAULT_WORKDIR)
-    if workdir in WORKDIRS:
-        return workdir
-    if not os.path.isabs(workdir) or os.path.normpath(workdir) == "/" or any(c in workdir for c in "\n\"'$`\\"):
+    if workdir not in WORKDIRS:
+        # The unit is shared by every channel of a host and lets the bot write to shared/ only.
         inputs.problem(
             "shipit_bot_workdir %r is not a working directory: use shared (the channel's shared/ directory, "
-            "kept across releases; the default), release (the read-only release) or an absolute path the bot may "
-            "write to" % workdir
+            "writable and kept across releases; the default) or release (the read-only release)" % workdir
         )
         return DEFAULT_WORKDIR
-    return os.path.normpath(workdir)
+    return workdir
 
 
 def check_args_list(inputs: Inputs, delivery: str) -> Optional[List[str]]:

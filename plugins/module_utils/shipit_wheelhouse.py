@@ -71,6 +71,16 @@ class WheelhouseError(Exception):
     """The source cannot be resolved; the message names the value and the fix."""
 
 
+#: What pip says about a checkout or directory that has no packaging metadata.
+NOT_A_PROJECT = "does not appear to be a Python project"
+NO_PACKAGING = (
+    "bot source %r (%s) has no packaging metadata, so it cannot be built into a wheel: add a pyproject.toml with "
+    "a [build-system] table, a [project] table (name, version, dependencies) and [project.scripts] naming the "
+    "command that starts the bot (or a setup.py / setup.cfg with the same), commit it and deploy that commit "
+    "(docs/bots.md, 'What a bot must provide')"
+)
+
+
 def normalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -209,6 +219,8 @@ def build_wheelhouse(
         shutil.copy2(info["spec"], top_dir)
     else:
         rc, out = _pip(["wheel", "--no-deps", "--wheel-dir", top_dir, *list(pip_args), info["spec"]])
+        if rc != 0 and NOT_A_PROJECT in out:
+            raise WheelhouseError(NO_PACKAGING % (info["spec"], info["kind"]))
         if rc != 0:
             raise WheelhouseError("pip could not build or fetch the bot source %r:\n%s" % (info["spec"], _tail(out)))
     tops = [n for n in os.listdir(top_dir) if n.endswith(".whl")]

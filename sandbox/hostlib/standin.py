@@ -31,7 +31,15 @@ STOP_TIMEOUT_S = 5.0
 
 BOT_ACCOUNTS = ("shipbot", "shipbot2")
 PROBE_ACCOUNT = "shipprobe"
-SECRET_KEYS = ("sandbox_bot_password", "sandbox_probe_password", "sandbox_github_token", "sandbox_webhook_secret")
+#: A bot that is not ours has an account of its own (examples/chatbot, channel shipit-chatbot; docs/bots.md).
+CHATBOT_ACCOUNT = "chatbot"
+SECRET_KEYS = (
+    "sandbox_bot_password",
+    "sandbox_probe_password",
+    "sandbox_github_token",
+    "sandbox_webhook_secret",
+    "sandbox_chatbot_password",
+)
 SERVICE_ADDRESS = "10.231.255.1"
 GITHUB_PORT, GITHUB_ADMIN_PORT = 8092, 8093
 WEBHOOKS_PORT, WEBHOOKS_ADMIN_PORT = 8094, 8095
@@ -68,6 +76,7 @@ def write_accounts(passwords: dict[str, str]) -> None:
     """The stand-in's accounts file (bcrypt hashes only), 0600."""
     wanted = {name: passwords["sandbox_bot_password"] for name in BOT_ACCOUNTS}
     wanted[PROBE_ACCOUNT] = passwords["sandbox_probe_password"]
+    wanted[CHATBOT_ACCOUNT] = passwords["sandbox_chatbot_password"]
     accounts = [{"name": name, "bcrypt": _bcrypt(password), "rank": 1} for name, password in wanted.items()]
     target = accounts_file()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,10 +114,11 @@ def start() -> str:
 
 
 def _start_cytube(passwords: dict[str, str]) -> str:
+    # A running stand-in re-reads its accounts file when it changes: accounts added since it started work.
+    write_accounts(passwords)
     pid = running_pid()
     if pid is not None:
         return f"cytube stand-in already running (pid {pid})"
-    write_accounts(passwords)
     argv = ["-m", "sandbox.cytube", "--config", str(CONFIG_FILE)]
     return _launch("cytube stand-in", argv, PID_FILE, READY_FILE, LOG_FILE)
 

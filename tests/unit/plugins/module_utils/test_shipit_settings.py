@@ -73,7 +73,7 @@ def test_prod_profile_with_overrides() -> None:
         ({"bot_password_env": "PATH"}, "shipit_bot_password_env 'PATH' is not a usable environment variable name"),
         ({"bot_password_env": "1PW"}, "shipit_bot_password_env '1PW'"),
         ({"bot_workdir": "data"}, "shipit_bot_workdir 'data' is not a working directory: use shared"),
-        ({"bot_workdir": "/"}, "shipit_bot_workdir '/' is not a working directory"),
+        ({"bot_workdir": "/var/lib/bot"}, "shipit_bot_workdir '/var/lib/bot' is not a working directory"),
         ({"bot_check_args": "--check"}, "shipit_bot_check_args '--check' is not a list of arguments"),
         ({"bot_password_delivery": "config"}, "it cannot be checked at build time; set shipit_bot_check_args: []"),
         ({"bot_health_url": "localhost:8765"}, "shipit_bot_health_url 'localhost:8765' is not a web address"),
@@ -154,7 +154,7 @@ def test_the_chatbot_settings_resolve() -> None:
         raw(
             bot_config_name="config.json",
             bot_password_delivery="config",
-            bot_workdir="/var/lib/chatbot",
+            bot_workdir="release",
             bot_check_args=[],
             bot_health_url="",
             bot_settle="3",
@@ -170,7 +170,7 @@ def test_the_chatbot_settings_resolve() -> None:
     assert (bot["config_name"], bot["password_delivery"], bot["workdir"]) == (
         "config.json",
         "config",
-        "/var/lib/chatbot",
+        "release",
     )
     assert bot["check_args"] == [] and bot["health_url"] == "" and bot["settle"] == 3.0
     # A reply pattern without a version group cannot compare one: auto means none then.
