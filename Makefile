@@ -1,6 +1,6 @@
 # cytube.shipit: two entry points for a fresh clone (see README.md)
-#   sudo make demo   set everything up, deploy the reference bot to the sandbox channel, verify it
-#   sudo make test   lint and every test suite
+#   make demo   set everything up, install the dashboard, deploy the reference bot, verify it (as root)
+#   make test   lint and every test suite (as root)
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin

@@ -33,7 +33,8 @@ mkdir -p "$dest"
 git ls-files -co --exclude-standard -z | grep -zv '^\.collections/' | tar --null -T - -cf - | tar -xf - -C "$dest"
 git -C "$dest" init -q && git -C "$dest" add -A
 (cd "$dest" && ansible-test sanity --local --python 3.11 --color no \
-  --exclude .ci/ --exclude scripts/ --exclude sandbox/ --exclude examples/ --exclude tests/ --exclude docs/)
+  --exclude .ci/ --exclude scripts/ --exclude sandbox/ --exclude examples/ --exclude tests/ --exclude docs/ \
+  --exclude dashboard/)
 
 step "collection build and install"
 ansible-galaxy collection build --force --output-path "$work/build" >/dev/null

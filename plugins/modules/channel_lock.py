@@ -138,12 +138,16 @@ live:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import describe_holder, lock_operation
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
     ShipitError,
+)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import (
+    DEFAULT_LOCK_TTL,
+    DEFAULT_LOCK_WAIT,
+    describe_holder,
+    lock_operation,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import current_release, scan_releases
 

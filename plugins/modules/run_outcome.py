@@ -47,19 +47,26 @@ options:
     description: CyTube's address (for the channel URL).
     type: str
   marks:
-    description: Epoch seconds at which each phase started (C(validate), C(resolve), C(preflight), C(lock), C(build), C(switch), C(ready), C(verify), C(rollback), C(record)).
+    description:
+      - Epoch seconds at which each phase started (C(validate), C(resolve), C(preflight), C(lock), C(build),
+        C(switch), C(ready), C(verify), C(rollback), C(record)).
     type: dict
   failure:
-    description: What failed (C(phase), C(message), C(failed_check), C(verdict), C(reason), C(checks)); empty when nothing failed.
+    description:
+      - What failed (C(phase), C(message), C(failed_check), C(verdict), C(reason), C(checks)); empty when nothing
+        failed.
     type: dict
   verdict:
-    description: The verification result (C(verdict), C(failed_check), C(reason), C(checks)) of the release the run is about.
+    description:
+      - The verification result (C(verdict), C(failed_check), C(reason), C(checks)) of the release the run is about.
     type: dict
   rollback:
     description: What the way back did (C(result), C(target), C(verdict), C(reason), C(emergency)).
     type: dict
   release:
-    description: The release the run is about (C(id), C(version), C(project), C(source), C(artifact_sha256), C(git_sha), C(built)).
+    description:
+      - The release the run is about (C(id), C(version), C(project), C(source), C(artifact_sha256), C(git_sha),
+        C(built)).
     type: dict
   live_before:
     description: The release that was live before the run.
@@ -74,7 +81,9 @@ options:
     description: Whether the activation restarted the bot (for the words of the summary).
     type: bool
   record:
-    description: On success, the release to record as live (C(release), C(verified), C(pop), C(keep), C(event)); see M(cytube.shipit.bot_record).
+    description:
+      - On success, the release to record as live (C(release), C(verified), C(pop), C(keep), C(event)); see
+        M(cytube.shipit.bot_record).
     type: dict
   journal:
     description: Write the outcome to the host's journal.
@@ -88,10 +97,13 @@ attributes:
     description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    description: >-
+      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
-    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    description: >-
+      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
+      controller.
     support: full
 seealso:
   - module: cytube.shipit.bot_record
