@@ -219,23 +219,29 @@ class Store:
         return json.loads(row["document"]) if row else None
 
     def deployments(self, where: DeploymentFilter, cursor: str | None = None, limit: int = 50) -> Page:
+        sql, params = self.deployments_query(where, cursor, limit)
+        with self.db.read() as query:
+            rows = query.all(sql, params)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = Cursor(rows[-1]["finished_ms"], rows[-1]["id"]).encode() if more else None
+        return Page([json.loads(row["document"]) for row in rows], next_cursor)
+
+    @staticmethod
+    def deployments_query(where: DeploymentFilter, cursor: str | None, limit: int) -> tuple[str, list[Any]]:
+        """The SQL of one history page (one row more than `limit`, to know whether there is a next page)."""
         if not 1 <= limit <= MAX_PAGE:
             raise FilterError("limit", f"{limit} is out of range 1..{MAX_PAGE}")
         clauses, params = where.where()
         if cursor:
             after = Cursor.decode(cursor)
+            # a row comparison: both databases turn it into an index range (an OR of two conditions is not)
             clauses.append("(finished_ms, id) < (?, ?)")
             params += [after.finished_ms, after.outcome_id]
         sql = "SELECT id, finished_ms, document FROM outcomes"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY finished_ms DESC, id DESC LIMIT ?"
-        with self.db.read() as query:
-            rows = query.all(sql, [*params, limit + 1])
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1]["finished_ms"], rows[-1]["id"]).encode() if more else None
-        return Page([json.loads(row["document"]) for row in rows], next_cursor)
+        return sql + " ORDER BY finished_ms DESC, id DESC LIMIT ?", [*params, limit + 1]
 
     def channel_states(self) -> list[ChannelState]:
         with self.db.read() as query:

@@ -161,3 +161,20 @@ def test_run_counters_survive_retention_and_skip_check_mode(store: Store) -> Non
         3,
         4,
     )
+
+
+@pytest.mark.parametrize("channel", [None, "shipit-sandbox"])
+def test_deep_pages_seek_through_an_index(store: Store, channel: str | None) -> None:
+    """Keyset paging must be an index range, not a scan that filters every newer row (as `a < x OR ...` was)."""
+    store.ingest(history(3, NOW))
+    cursor = store.deployments(DeploymentFilter(), None, 1).next_cursor
+    sql, params = Store.deployments_query(DeploymentFilter(channel=channel), cursor, 50)
+    with store.db.read() as query:
+        if store.db.postgres:
+            query.run("SET enable_seqscan = off")  # a tiny table would be scanned anyway; ask for the index plan
+            plan = " ".join(row["QUERY PLAN"] for row in query.all("EXPLAIN " + sql, params))
+            query.run("RESET enable_seqscan")
+            assert "Index Cond" in plan and "ROW(finished_ms, id) <" in plan.split("Index Cond")[1], plan
+        else:
+            plan = " ".join(row["detail"] for row in query.all("EXPLAIN QUERY PLAN " + sql, params))
+            assert "(finished_ms,id)<(?,?)" in plan, plan
