@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import __version__, pages
@@ -86,7 +86,7 @@ def create_app(store: Store, settings: Settings) -> FastAPI:
     async def filter_error(request: Request, exc: FilterError) -> Response:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"detail": [{"loc": ["query", exc.parameter], "msg": str(exc)}]}, status_code=422)
-        return HTMLResponse(pages.render("error.html", message=str(exc)), status_code=422)
+        return pages.html_page("error.html", 422, message=str(exc))
 
     public = APIRouter()
     reader = APIRouter(dependencies=[Depends(require_read)])

@@ -231,3 +231,11 @@ def test_healthz_is_503_when_the_database_is_gone(tmp_path) -> None:
         (tmp_path / "gone.db").mkdir()  # a directory where the database was: every open fails
         response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["status"] == "database unavailable"
+
+
+def test_pages_forbid_scripts_with_a_content_security_policy(client: TestClient) -> None:
+    for path in ["/", "/history", "/charts", "/dora", "/history?since=nonsense"]:
+        response = client.get(path)
+        policy = response.headers["content-security-policy"]
+        assert "default-src 'none'" in policy and "script-src" not in policy, path
+        assert response.headers["x-content-type-options"] == "nosniff"

@@ -85,7 +85,7 @@ def test_a_filter_narrows_the_history_and_paging_walks_it(page: Page, served: Se
     page.goto(served.base_url + "/history")
     seen: list[str] = []
     while True:
-        seen += page.locator("tr.run td:first-child a").all_inner_texts()
+        seen += page.locator("tr.run td:first-child a").evaluate_all("links => links.map(a => a.title)")
         older = page.locator("a.next")
         if older.count() == 0:
             break
