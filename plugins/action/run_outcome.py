@@ -126,6 +126,14 @@ class ActionModule(ActionBase):
         failure = dict(args.get("failure") or {})
         if failure and not failure.get("phase"):
             failure["phase"] = last_phase(args.get("marks") or {}) or "run"
+        if failure.get("verdict") or failure.get("checks"):
+            # The verdict that failed the run (a later verification, e.g. of a rollback, registered its own).
+            facts["verdict"] = {
+                "verdict": failure.get("verdict") or "unhealthy",
+                "checks": failure.get("checks") or [],
+                "failed_check": failure.get("failed_check"),
+                "reason": failure.get("reason") or failure.get("message"),
+            }
         facts.update(
             kind=args["kind"],
             failure=failure or None,

@@ -160,6 +160,7 @@ def test_bad_release_is_rolled_back(
     assert state["releases"][newest]["reason"].split(":")[0] in checks
     outcome = run.outcome
     assert outcome["status"] == "rolled_back" and outcome["failed_check"] in checks
+    assert outcome["verdict"]["verdict"] == "unhealthy", "the verdict that failed the deploy, not the rollback's"
     assert outcome["release"]["id"] == newest and outcome["rollback"]["result"] == "verified"
     assert outcome["rollback"]["target"]["id"] == on_v2.ids["2.0.0"]
     assert outcome["rollback"]["verdict"]["verdict"] == "healthy" and "rollback" in outcome["timings"]

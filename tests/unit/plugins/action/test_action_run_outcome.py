@@ -72,6 +72,23 @@ def test_a_failed_record_after_verification_is_journaled_as_failed_without_rollb
     assert result["ansible_facts"]["shipit_outcome_message"].startswith(outcome["reason"])
 
 
+def test_a_rolled_back_deploy_reports_the_verdict_that_failed_it() -> None:
+    failing = {
+        "phase": "verify",
+        "verdict": "unhealthy",
+        "failed_check": "command_round_trip",
+        "reason": "check 'command_round_trip' failed: no reply",
+        "checks": [{"name": "command_round_trip", "ok": False, "expected": "pong", "seen": None, "latency_ms": 2000}],
+    }
+    rollback = {"result": "verified", "target": {"id": "1.0.0-0123456789"}, "verdict": HEALTHY}
+    # bot_verify_result was registered again by the rollback's verification: healthy.
+    result = conclude(Host(), verdict=HEALTHY, failure=failing, rollback=rollback, release=RELEASE)
+    outcome = result["ansible_facts"]["shipit_outcome"]
+    assert outcome["status"] == "rolled_back" and outcome["verdict"]["verdict"] == "unhealthy"
+    assert outcome["rollback"]["verdict"]["verdict"] == "healthy"
+    assert "FAILED check command_round_trip: check 'command_round_trip' failed: no reply." in outcome["reason"]
+
+
 def test_a_failure_is_not_recorded_but_journaled() -> None:
     host = Host()
     result = conclude(
