@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import INGEST_TOKEN, READ_TOKEN, client_for
+from dashboard_harness import INGEST_TOKEN, READ_TOKEN, client_for
 from fastapi.testclient import TestClient
 from outcome_factory import history, make_outcome
 from shipit_dashboard.migrations import LATEST_VERSION

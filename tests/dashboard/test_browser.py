@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SCRIPT_REASON, ServedDashboard
+from dashboard_harness import REPO, SCRIPT_REASON, ServedDashboard
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import REPO
+from dashboard_harness import REPO
 from outcome_factory import fixture
 from shipit_dashboard.outcome import live_release, schema_text, validate_batch, verify_latency_ms
 

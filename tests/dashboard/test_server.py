@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import (
+from dashboard_harness import (
     INGEST_TOKEN,
     READ_TOKEN,
     REPO,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import client_for
+from dashboard_harness import client_for
 from outcome_factory import make_outcome
 from shipit_dashboard.stats import daily_series, dora, health_of, percentile
 from shipit_dashboard.store import Store
