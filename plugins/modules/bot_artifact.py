@@ -28,6 +28,8 @@ description:
     the controller's pip (and network access to the package index on a cache miss).
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   source:
     description: The bot source (see the description). A relative wheel path is relative to O(base_dir).
@@ -63,22 +65,6 @@ options:
     description: Rebuild even when the archive is cached.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: >-
-      Resolving only writes to the controller's cache, so it runs in check mode too (a preview needs the
-      release id).
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 seealso:
   - module: cytube.shipit.bot_release
 """

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - cytube.shipit.channel_layout
   - cytube.shipit.bot_unit
   - cytube.shipit.journal_check
+  - cytube.shipit.attributes
 options:
   health_url:
     description: The bot's health endpoint, polled from the host.
@@ -52,15 +53,6 @@ options:
     description: Fail the task when a check fails (otherwise only RV(ok) says so).
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Read-only; it runs normally in check mode.
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: cytube.shipit.cytube_check
   - module: cytube.shipit.bot_instance

@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - cytube.shipit.channel_layout
   - cytube.shipit.bot_unit
   - cytube.shipit.journal_check
+  - cytube.shipit.attributes.diff
 options:
   state:
     description:
@@ -110,14 +111,6 @@ options:
         simulated).
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 notes:
   - Run it under the channel lock (M(cytube.shipit.channel_lock)); it does not lock by itself.
   - Several channels share the template unit file; a changed unit reaches another channel's instance at its next

@@ -32,6 +32,8 @@ author:
 requirements:
   - With O(probe_user) only, as M(cytube.shipit.cytube_check) - python-socketio >= 5.8.0, < 6,
     python-engineio >= 4.4.1, < 5 and websocket-client >= 1.5.1, < 2 (the collection's requirements.txt).
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   server_url:
     description: CyTube's web address, e.g. C(https://cytu.be).
@@ -93,20 +95,6 @@ options:
       - FOR LOCAL TESTING ONLY, as for M(cytube.shipit.cytube_check). Sends C(X-Forwarded-For) with this IP
         address on the probe login's connection and keys the rate-limit bucket by it.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Read-only.
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 seealso:
   - module: cytube.shipit.cytube_check
 """

@@ -24,6 +24,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.attributes
 options:
   token:
     description: Lock holder token of this run. Set by the calling action plugin.
@@ -40,13 +41,6 @@ options:
     description: Release the channel lock held by this run.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: cytube.shipit.run_outcome
   - module: cytube.shipit.channel_lock

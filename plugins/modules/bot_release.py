@@ -27,6 +27,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.attributes.action_diff
 options:
   artifact:
     description:
@@ -89,19 +90,6 @@ options:
     description: Seconds allowed for each build command (venv, pip, compile, config check).
     type: int
     default: 600
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 notes:
   - Run it under the channel lock (M(cytube.shipit.channel_lock)).
 seealso:

@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
   - cytube.shipit.bot_unit
+  - cytube.shipit.attributes.diff
 options:
   state:
     description: C(bad) marks O(release) bad; omit it to only list.
@@ -40,14 +41,6 @@ options:
   event:
     description: An event to remember in the state file (type, actor, run URL...), for forensics.
     type: dict
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 seealso:
   - module: cytube.shipit.bot_instance
   - module: cytube.shipit.bot_record

@@ -22,6 +22,8 @@ description:
   - This is an action plugin; it runs on the controller and contacts nothing.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   host:
     description: Registered result of M(cytube.shipit.bot_host_check).
@@ -51,19 +53,6 @@ options:
     elements: str
     choices: [unhealthy, inconclusive]
     default: [unhealthy, inconclusive]
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 seealso:
   - module: cytube.shipit.bot_host_check
   - module: cytube.shipit.cytube_check

@@ -28,6 +28,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.attributes.action
 options:
   state:
     description:
@@ -63,19 +64,6 @@ options:
   takeover:
     description: Token of a holder found dead, to replace. Set by the action plugin.
     type: str
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 seealso:
   - module: cytube.shipit.bot_instance
 """

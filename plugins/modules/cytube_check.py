@@ -38,15 +38,8 @@ requirements:
   - python-socketio >= 5.8.0, < 6 (the sync client; tested range, see the collection's requirements.txt)
   - python-engineio >= 4.4.1, < 5
   - websocket-client >= 1.5.1, < 2
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The module is read-only (it never reports a change); in check mode it runs
-      all checks normally, including the chat message it posts in each round.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - cytube.shipit.attributes
 options:
   server_url:
     description:

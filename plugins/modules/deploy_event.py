@@ -28,6 +28,8 @@ description:
   - This is an action plugin; it runs on the controller whatever the play's hosts are, with C(requests).
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   url:
     description: Base URL of the dashboard, e.g. C(http://dash.example:8095). No credentials, query or fragment.
@@ -58,20 +60,6 @@ options:
     description: Verify the dashboard's TLS certificate for an C(https) URL.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: In check mode nothing is sent; C(changed) says whether there was anything to send.
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 notes:
   - C(playbooks/tasks/ship_outcomes.yml) lists a host's unsent outcomes, ships them with this module and marks the
     acknowledged ones sent; C(playbooks/flush.yml) does the same for every channel on demand.

@@ -32,6 +32,8 @@ description:
   - This is an action plugin; it runs on the controller with C(requests).
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   targets:
     description:
@@ -91,17 +93,6 @@ options:
     description: Only check O(targets) and the GitHub settings; send nothing. Fails with every problem found.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: In check mode nothing is sent; every target gets a skipped entry.
-    support: full
-  diff_mode:
-    description: Nothing to diff.
-    support: none
-  platform:
-    description: Runs on the controller.
-    support: full
-    platforms: all
 notes:
   - Needs C(requests) on the controller.
 seealso:

@@ -20,6 +20,8 @@ description:
     not hold and ids already recorded are ignored, so repeating it changes nothing.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes
 options:
   state:
     description: C(unsent) lists unshipped outcomes; C(sent) marks O(ids) as shipped.
@@ -42,14 +44,6 @@ options:
     description: With O(state=unsent), list at most this many outcomes (the oldest).
     type: int
     default: 500
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 seealso:
   - module: cytube.shipit.deploy_event
 """

@@ -22,6 +22,8 @@ description:
     directory, releases kept, lock wait and lock TTL.
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   purpose:
     description: The run whose inputs are checked.
@@ -38,19 +40,6 @@ options:
         C(GITHUB_TOKEN), C(GITHUB_API_URL) and C(GITHUB_REPOSITORY)). Unset values are null.
     type: dict
     required: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 seealso:
   - module: cytube.shipit.run_outcome
 """

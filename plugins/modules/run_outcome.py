@@ -27,6 +27,8 @@ description:
   - Invalid input and check mode are not journaled (nothing is contacted or changed then).
 author:
   - cytube.shipit maintainers (@cytube)
+extends_documentation_fragment:
+  - cytube.shipit.attributes.action
 options:
   kind:
     description: What ran.
@@ -92,19 +94,6 @@ options:
   pr_number:
     description: The pull request of the run (else C(SHIPIT_PR_NUMBER) or C(GITHUB_REF)).
     type: int
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: >-
-      Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  action:
-    description: >-
-      Indicates this has a corresponding action plugin so some parts of the options can be executed on the
-      controller.
-    support: full
 seealso:
   - module: cytube.shipit.bot_record
   - module: cytube.shipit.run_inputs
