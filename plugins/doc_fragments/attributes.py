@@ -5,29 +5,54 @@
 
 from __future__ import annotations
 
-_CHECK_MODE = """
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full"""
-_DIFF_MODE = """
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: %s"""
-_ACTION = """
-  action:
-    description: Indicates this has a corresponding action plugin so some parts of the options run on the controller.
-    support: full"""
-
 
 class ModuleDocFragment(object):
     # A host module without diff output.
-    DOCUMENTATION = "attributes:" + _CHECK_MODE + _DIFF_MODE % "none" + "\n"
+    DOCUMENTATION = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
 
     # A host module that shows a diff.
-    DIFF = "attributes:" + _CHECK_MODE + _DIFF_MODE % "full" + "\n"
+    DIFF = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+"""
 
     # An action plugin (runs on the controller, or prepares the host call there).
-    ACTION = "attributes:" + _CHECK_MODE + _DIFF_MODE % "none" + _ACTION + "\n"
+    ACTION = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options run on the controller.
+    support: full
+"""
 
     # An action plugin whose host part shows a diff.
-    ACTION_DIFF = "attributes:" + _CHECK_MODE + _DIFF_MODE % "full" + _ACTION + "\n"
+    ACTION_DIFF = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options run on the controller.
+    support: full
+"""
