@@ -93,7 +93,11 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_journal impor
     sent_ids,
     unsent_outcomes,
 )
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout, ShipitError
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
+    DEFAULT_ROOT,
+    ChannelLayout,
+    ShipitError,
+)
 
 STATE_DIR_NAME = ".shipit"
 
@@ -138,7 +142,7 @@ def main() -> None:
         argument_spec=dict(
             state=dict(type="str", choices=["unsent", "sent"], default="unsent"),
             channel=dict(type="str"),
-            root=dict(type="path", default="/srv/cytube-bots"),
+            root=dict(type="path", default=DEFAULT_ROOT),
             ids=dict(type="list", elements="str", default=[]),
             limit=dict(type="int", default=500),
         ),
@@ -148,7 +152,7 @@ def main() -> None:
     if params["limit"] < 1:
         module.fail_json(msg="limit %r must be at least 1" % params["limit"])
     if not os.path.isabs(params["root"]):
-        module.fail_json(msg="root %r must be an absolute path, e.g. /srv/cytube-bots" % params["root"])
+        module.fail_json(msg="root %r must be an absolute path, e.g. %s" % (params["root"], DEFAULT_ROOT))
     try:
         state_dirs = channel_state_dirs(params["root"], params["channel"])
         if params["state"] == "unsent":
