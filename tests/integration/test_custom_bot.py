@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
-from deploy_fixtures import REPO_ROOT, ROOT, SECRETS_FILE, Run, Shipit
+from deploy_fixtures import REPO_ROOT, ROOT, SECRETS_FILE, Run, Shipit, admin
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(900)]
 
@@ -169,6 +170,27 @@ def test_no_secret_in_a_world_readable_file(shipit: Shipit, on_v1: ChatReleased)
     assert all(line == "600 root" for line in holders[len(files) :] if line), holders
     redacted = shipit.ssh(f"cat {BASE}/current/redacted-config.json")
     assert '"password": "(secret: not in the release)"' in redacted
+
+
+def test_a_kick_traceback_counts_only_with_the_default_journal_pattern(shipit: Shipit, on_v1: ChatReleased) -> None:
+    """The chatbot logs a kick as a WARNING with a traceback: the channel's error pattern (its own ERROR lines) lets
+    it pass, the collection's default pattern (which catches tracebacks) would call the bot broken."""
+    admin("POST", "/admin/kick", {"channel": CHANNEL, "name": "chatbot", "reason": "testing the journal check"})
+    deadline = time.monotonic() + 30
+    unit = f"cytube-bot@{CHANNEL}.service"
+    since_start = f"journalctl -u {unit} _SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value {unit})"
+    while not (
+        "Traceback (most recent call last)" in shipit.ssh(f"{since_start} -o cat --no-pager")
+        and "chatbot" in shipit.standin.users(CHANNEL)
+    ):
+        assert time.monotonic() < deadline, "the chatbot did not log the kick and come back"
+        time.sleep(0.2)
+    run = shipit.verify(channel=CHANNEL)
+    assert run.rc == 0 and run.outcome["verdict"]["verdict"] == "healthy", run.explain()
+    run = shipit.verify_with({"shipit_bot_journal_error_pattern": None}, channel=CHANNEL)
+    assert run.rc != 0 and run.outcome["failed_check"] == "journal", run.explain()
+    journal = next(c for c in run.outcome["verdict"]["checks"] if c["name"] == "journal")
+    assert "Traceback (most recent call last)" in journal["seen"]
 
 
 def test_a_git_source_without_packaging_metadata_says_what_is_needed(
