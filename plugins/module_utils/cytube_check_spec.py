@@ -15,9 +15,7 @@ import re
 from typing import Any, Dict, List, Mapping
 
 from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import (
-    CHANNEL_RULE,
     MAX_CHAT_LENGTH,
-    USER_RULE,
     check_server_url,
     same_name,
     valid_channel_name,
@@ -32,6 +30,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import 
     ProbeConfig,
     build_expect_pattern,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import CHANNEL_RULE, USER_RULE
 
 #: the longest token the probe generates (12 hex characters) plus the space
 _TOKEN_ROOM = 13

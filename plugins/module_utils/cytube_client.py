@@ -43,6 +43,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import (
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import (
     call_with_deadline as _call_with_deadline,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import CHANNEL_RE, USER_RE
 
 try:
     import engineio
@@ -72,10 +73,6 @@ T = TypeVar("T")
 
 # --------------------------------------------------------------------------- names
 
-#: ``src/utilities.js`` isValidChannelName; ``\w`` is ASCII only in CyTube.
-CHANNEL_NAME_RE = re.compile(r"^[\w-]{1,30}$", re.ASCII)
-#: ``src/user.js`` login: user names (guest and registered).
-USER_NAME_RE = re.compile(r"^[\w-]{1,20}$", re.ASCII)
 #: ``max-chat-message-length`` default; longer messages are cut.
 MAX_CHAT_LENGTH = 320
 #: CyTube's chat markup filters turn these characters into HTML, so a token
@@ -83,18 +80,14 @@ MAX_CHAT_LENGTH = 320
 MARKUP_CHARS = frozenset("_*~`")
 
 
-CHANNEL_RULE = "1-30 characters from a-z, A-Z, 0-9, '-' and '_'"
-USER_RULE = "1-20 characters from a-z, A-Z, 0-9, '-' and '_'"
-
-
 def valid_channel_name(name: str) -> bool:
     """True when CyTube accepts ``name`` as a channel name."""
-    return bool(CHANNEL_NAME_RE.match(name or ""))
+    return bool(CHANNEL_RE.match(name or ""))
 
 
 def valid_user_name(name: str) -> bool:
     """True when CyTube accepts ``name`` as a user (or guest) name."""
-    return bool(USER_NAME_RE.match(name or ""))
+    return bool(USER_RE.match(name or ""))
 
 
 def same_name(left: Optional[str], right: Optional[str]) -> bool:

@@ -52,11 +52,11 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit imp
     RateLimited,
     server_key,
 )
-
-HEALTHY = "healthy"
-UNHEALTHY = "unhealthy"
-INCONCLUSIVE = "inconclusive"
-VERDICTS = (HEALTHY, UNHEALTHY, INCONCLUSIVE)
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import (
+    HEALTHY,
+    INCONCLUSIVE,
+    UNHEALTHY,
+)
 
 CHECK_NAMES = ("socketconfig", "connect", "join", "login", "bot_present", "command_round_trip")
 ROUND_CHECK = "command_round_trip"

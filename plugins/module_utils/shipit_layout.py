@@ -25,6 +25,9 @@ import re
 #: CyTube's own rule for channel names (``src/utilities.js`` isValidChannelName).
 CHANNEL_RE = re.compile(r"^[\w-]{1,30}$", re.ASCII)
 CHANNEL_RULE = "1-30 characters from a-z, A-Z, 0-9, '-' and '_'"
+#: CyTube's rule for user names, guest and registered (``src/user.js`` login).
+USER_RE = re.compile(r"^[\w-]{1,20}$", re.ASCII)
+USER_RULE = "1-20 characters from a-z, A-Z, 0-9, '-' and '_'"
 #: Release ids are built from the bot's version and a content hash.
 RELEASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 RELEASE_ID_RULE = "1-128 characters from a-z, A-Z, 0-9, '.', '_' and '-', starting with a letter or digit"

@@ -21,13 +21,13 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import
     CHANNEL_RULE,
     DEFAULT_ROOT,
     RELEASE_ID_RE,
+    USER_RE,
+    USER_RULE,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import DEFAULT_ERROR_PATTERN
 
 PURPOSES = ("deploy", "verify", "rollback")
-USER_RE = re.compile(r"^[\w-]{1,20}$", re.ASCII)
-USER_RULE = "1-20 characters from a-z, A-Z, 0-9, '-' and '_'"
 
 #: Verification thresholds per environment profile. test: one pass. prod: a stricter reply
 #: deadline and a stability window (the round trip repeated ``repeat`` times, ``interval``
