@@ -340,7 +340,7 @@ def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
-def _guide(check: Optional[str]) -> str:
+def troubleshooting_link(check: Optional[str]) -> str:
     return "%s#%s" % (TROUBLESHOOTING, (check or "run").replace("_", "-"))
 
 
@@ -391,7 +391,7 @@ def _explain_rolled_back(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -
             target.get("version") or "?",
             (outcome["release"] or {}).get("id"),
         ),
-        "Fix the bot and deploy again; see %s." % _guide(outcome["failed_check"]),
+        "Fix the bot and deploy again; see %s." % troubleshooting_link(outcome["failed_check"]),
     )
 
 
@@ -415,7 +415,7 @@ def _explain_rollback_failed(outcome: Mapping[str, Any], facts: Mapping[str, Any
         + " Rolled back to %s (version %s): the rollback itself FAILED: %s."
         % (target.get("id"), target.get("version") or "?", rollback.get("reason") or "unknown error"),
         "The channel may have no healthy bot: check it now (playbooks/verify.yml), roll back to another release "
-        "(rollback_to=list) or use an emergency rollback; see %s." % _guide("rollback"),
+        "(rollback_to=list) or use an emergency rollback; see %s." % troubleshooting_link("rollback"),
     )
 
 
@@ -426,13 +426,13 @@ def _explain_failed(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tup
     if kind == "verify":
         return (
             "%s of %s is UNHEALTHY: %s" % (_release_words(outcome), _where(outcome), _cause(outcome, facts)),
-            "Roll back (playbooks/rollback.yml) or fix the bot; see %s." % _guide(check),
+            "Roll back (playbooks/rollback.yml) or fix the bot; see %s." % troubleshooting_link(check),
         )
     if failure.get("phase") == "build":
         return (
             "build of %s for %s failed: %s; the live release is untouched"
             % (_release_words(outcome), _where(outcome), _cause(outcome, facts)),
-            "Fix the bot source or its dependencies and deploy again; see %s." % _guide("build"),
+            "Fix the bot source or its dependencies and deploy again; see %s." % troubleshooting_link("build"),
         )
     if failure.get("phase") == "record" and outcome["verified"] is False and facts.get("verdict"):
         return (
@@ -446,12 +446,12 @@ def _explain_failed(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tup
         return (
             "%s failed check %s: %s. The live release was not changed by this run, so nothing was rolled back."
             % (_where(outcome), check, _cause(outcome, facts)),
-            "Use playbooks/rollback.yml to roll back; see %s." % _guide(check),
+            "Use playbooks/rollback.yml to roll back; see %s." % troubleshooting_link(check),
         )
     return (
         "%s of %s failed%s: %s; nothing was changed"
         % (kind, _where(outcome), (" check %s" % check) if check else "", _cause(outcome, facts)),
-        "See %s." % _guide(check),
+        "See %s." % troubleshooting_link(check),
     )
 
 
@@ -481,7 +481,7 @@ def _explain_refused(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Tu
     return (
         "%s of %s refused before anything changed (%s): %s"
         % (outcome["kind"], _where(outcome), failure.get("phase"), _cause(outcome, facts)),
-        "Nothing was changed; re-run when the cause is gone; see %s." % _guide(failure.get("phase")),
+        "Nothing was changed; re-run when the cause is gone; see %s." % troubleshooting_link(failure.get("phase")),
     )
 
 
