@@ -29,6 +29,7 @@ description:
 author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
+  - cytube.shipit.attributes
   - cytube.shipit.attributes.action
 options:
   source:

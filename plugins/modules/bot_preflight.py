@@ -33,6 +33,7 @@ requirements:
   - With O(probe_user) only, as M(cytube.shipit.cytube_check) - python-socketio >= 5.8.0, < 6,
     python-engineio >= 4.4.1, < 5 and websocket-client >= 1.5.1, < 2 (the collection's requirements.txt).
 extends_documentation_fragment:
+  - cytube.shipit.attributes
   - cytube.shipit.attributes.action
 options:
   server_url:

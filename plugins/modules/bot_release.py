@@ -27,7 +27,8 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
-  - cytube.shipit.attributes.action_diff
+  - cytube.shipit.attributes.diff
+  - cytube.shipit.attributes.action
 options:
   artifact:
     description:

@@ -28,6 +28,7 @@ author:
   - cytube.shipit maintainers (@cytube)
 extends_documentation_fragment:
   - cytube.shipit.channel_layout
+  - cytube.shipit.attributes
   - cytube.shipit.attributes.action
 options:
   state:
