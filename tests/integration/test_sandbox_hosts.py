@@ -146,8 +146,12 @@ def test_inventory_lists_hosts_with_contract_variables(sandbox_hosts: SandboxHos
             "ansible_user": "root",
             "ansible_ssh_private_key_file": str(STATE_DIR / "id_ed25519"),
             "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": f"-o UserKnownHostsFile={STATE_DIR / 'known_hosts'}",
             "sandbox_gateway": f"10.231.{index}.1",
         }
+    known = (STATE_DIR / "known_hosts").read_text().splitlines()
+    assert sorted(line.split()[0] for line in known) == sorted(v["ansible_host"] for v in hosts.values())
+    assert all(line.split()[1] == "ssh-ed25519" for line in known), "the hosts' own keys, checked by ssh"
 
 
 def test_ansible_reaches_every_host_over_ssh(sandbox_hosts: SandboxHosts) -> None:
