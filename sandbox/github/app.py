@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from sandbox.fault_switch import Fault
+
 from .store import DEFAULT_LOGIN, Store
 from .validation import SeenRequest, SentResponse, Validator
 
@@ -26,25 +28,6 @@ DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 FAULT_MODES = ("none", "error_500", "slow", "secondary_rate_limit")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Fault:
-    mode: str = "none"
-    remaining: int | None = None  # None: until cleared
-    delay_s: float = 3.0
-    retry_after: int = 1
-    match: str = ""
-
-    def take(self, path: str) -> str:
-        """The fault to apply to this request (and count it), or "none"."""
-        if self.mode == "none" or (self.match and self.match not in path):
-            return "none"
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return "none"
-            self.remaining -= 1
-        return self.mode
 
 
 @dataclass

@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.fault_switch import Fault
+
 from .limits import discord_errors, slack_problems
 
 FAULT_MODES = ("none", "error_500", "timeout", "rate_limit")
@@ -26,24 +28,6 @@ SIGNATURE_HEADER = "X-Shipit-Signature"
 TIMESTAMP_HEADER = "X-Shipit-Timestamp"
 MAX_SKEW_S = 300
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Fault:
-    mode: str = "none"
-    remaining: int | None = None
-    delay_s: float = 30.0
-    retry_after: float = 1.0
-    match: str = ""
-
-    def take(self, path: str) -> str:
-        if self.mode == "none" or (self.match and self.match not in path):
-            return "none"
-        if self.remaining is not None:
-            if self.remaining <= 0:
-                return "none"
-            self.remaining -= 1
-        return self.mode
 
 
 @dataclass
