@@ -29,7 +29,9 @@ LOG_FILE = STATE_DIR / "cytube.log"
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
 
-BOT_ACCOUNTS = ("shipbot", "shipbot2")
+#: shipbot and shipbot2 serve the committed sandbox channels; shipbot3..shipbot20 are spare accounts
+#: for channels a test, scenario or benchmark makes up (one bot account per channel in use at once).
+BOT_ACCOUNTS = ("shipbot", *(f"shipbot{number}" for number in range(2, 21)))
 PROBE_ACCOUNT = "shipprobe"
 #: A bot that is not ours has an account of its own (examples/chatbot, channel shipit-chatbot; docs/bots.md).
 CHATBOT_ACCOUNT = "chatbot"
@@ -77,7 +79,9 @@ def write_accounts(passwords: dict[str, str]) -> None:
     wanted = {name: passwords["sandbox_bot_password"] for name in BOT_ACCOUNTS}
     wanted[PROBE_ACCOUNT] = passwords["sandbox_probe_password"]
     wanted[CHATBOT_ACCOUNT] = passwords["sandbox_chatbot_password"]
-    accounts = [{"name": name, "bcrypt": _bcrypt(password), "rank": 1} for name, password in wanted.items()]
+    # One hash per distinct password: the bot accounts share one, and each hash costs a Python start.
+    hashes = {password: _bcrypt(password) for password in set(wanted.values())}
+    accounts = [{"name": name, "bcrypt": hashes[password], "rank": 1} for name, password in wanted.items()]
     target = accounts_file()
     target.parent.mkdir(parents=True, exist_ok=True)
     write_file(target, json.dumps({"accounts": accounts}, indent=2) + "\n", mode=0o600)
