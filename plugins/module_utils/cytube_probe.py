@@ -58,8 +58,25 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict impor
     UNHEALTHY,
 )
 
-CHECK_NAMES = ("socketconfig", "connect", "join", "login", "bot_present", "command_round_trip")
+CHECK_NAMES = (
+    "socketconfig",
+    "connect",
+    "join",
+    "login",
+    "probe_rank",
+    "bot_present",
+    "command_round_trip",
+    "bot_stays",
+)
 ROUND_CHECK = "command_round_trip"
+RANK_CHECK = "probe_rank"
+STAY_CHECK = "bot_stays"
+
+#: Verification modes: a public command, a private message, or presence alone (docs/bots.md).
+COMMAND_MODE = "command"
+PM_MODE = "pm"
+PRESENCE_MODE = "presence"
+MODES = (COMMAND_MODE, PM_MODE, PRESENCE_MODE)
 
 DEFAULT_COMMAND = "!ping"
 TOKEN_PLACEHOLDER = "{token}"
@@ -124,15 +141,37 @@ class ProbeConfig:
     rate_limit_wait: float = 60.0
     #: where the controller keeps its connection buckets (None: the cache directory)
     rate_limit_dir: Optional[str] = None
+    #: command (public chat), pm (private message) or presence (the user list only)
+    mode: str = COMMAND_MODE
+    #: the lowest channel rank the probe needs (bots that answer moderators only); 0: any
+    probe_rank: float = 0.0
 
     @property
     def secrets(self) -> List[str]:
         return [s for s in (self.probe_password, self.channel_password) if s]
 
+    @property
+    def sends_token(self) -> bool:
+        """Whether the command carries the token: always in public; in a PM only when ``expect`` uses it."""
+        return self.mode != PM_MODE or TOKEN_PLACEHOLDER in self.expect
+
+    @property
+    def window_s(self) -> float:
+        """How long presence mode watches the bot stay (0: it is looked for once)."""
+        return self.interval * (self.repeat - 1)
+
+    @property
+    def rounds_expected(self) -> int:
+        return 0 if self.mode == PRESENCE_MODE else self.repeat
+
+    def message_text(self, token: str) -> str:
+        """What the probe sends for one round."""
+        return command_text(self.command, token) if self.sends_token else self.command
+
     def max_wall_time(self) -> float:
         """Upper bound of a probe's wall time, in seconds (documented)."""
         return (
-            4 * self.connect_timeout
+            (5 if self.probe_rank > 0 else 4) * self.connect_timeout
             + self.connect_timeout  # socketconfig, connect(x2), join+login, bot
             + self.reply_timeout * self.repeat
             + self.interval * (self.repeat - 1)
@@ -193,6 +232,15 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000.0, 1)
 
 
+def _seconds(value: float) -> str:
+    """``50`` rather than ``50.0``."""
+    return ("%.1f" % value).rstrip("0").rstrip(".")
+
+
+def _utc_clock(wall: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(wall))
+
+
 def _quote(text: Optional[str], limit: int = 120) -> str:
     if text is None:
         return "nothing"
@@ -232,6 +280,8 @@ class RoundMatcher:
     pattern: Pattern[str]
     sent_mono: float
     sent_wall_ms: float
+    #: what the probe sent: its echo is recognised by it when the token was not sent (a PM)
+    sent_text: str = ""
 
     def classify(self, msg: ChatMessage) -> Tuple[str, Optional["re.Match[str]"]]:
         if msg.replay:
@@ -240,7 +290,8 @@ class RoundMatcher:
             return BEFORE_SEND, None
         has_token = self.token in msg.text
         if same_name(msg.username, self.probe_name):
-            return (OWN_ECHO if has_token else OWN_OTHER), None
+            own = has_token or (bool(self.sent_text) and msg.text.strip() == self.sent_text.strip())
+            return (OWN_ECHO if own else OWN_OTHER), None
         if not same_name(msg.username, self.bot_name):
             return (FOREIGN if has_token else OTHER), None
         in_time = has_token or (msg.time_ms is not None and msg.time_ms >= self.sent_wall_ms)
@@ -258,7 +309,8 @@ class RoundMatcher:
 def classify(checks: List[CheckResult], repeat: int, max_failures: int) -> Tuple[str, Optional[CheckResult]]:
     """The verdict and the check that decided it (None when healthy).
 
-    A failing step before the command rounds decides alone. For the rounds:
+    ``repeat`` is the number of command rounds expected (0 in presence mode).
+    A failing step other than a command round decides alone. For the rounds:
     more than ``max_failures`` rounds failing for the bot's fault -> unhealthy;
     otherwise more than ``max_failures`` failing for any reason, or a window cut
     short -> inconclusive; otherwise healthy.
@@ -285,13 +337,17 @@ def summarize(
 ) -> str:
     """The one-line ``msg``."""
     rounds = [c for c in checks if c.name == ROUND_CHECK]
+    if verdict == HEALTHY and cfg.mode == PRESENCE_MODE:
+        stayed = " and stayed for the %s s window" % _seconds(cfg.window_s) if cfg.window_s > 0 else ""
+        return "healthy: %r is in channel %r%s" % (cfg.bot_name, cfg.channel, stayed)
     if verdict == HEALTHY:
         good = [c.latency_ms for c in rounds if c.ok and c.latency_ms is not None]
         ver = " (version %s)" % version if version else ""
         if cfg.repeat == 1:
-            return "healthy: %r answered %r on channel %r in %s ms%s" % (
+            return "healthy: %r answered %r%s on channel %r in %s ms%s" % (
                 cfg.bot_name,
                 cfg.command,
+                " by private message" if cfg.mode == PM_MODE else "",
                 cfg.channel,
                 good[0] if good else "?",
                 ver,
@@ -408,7 +464,12 @@ class _State:
     chats: List[ChatMessage] = field(default_factory=list)
     bot_seen_mono: Optional[float] = None
     bot_left: bool = False
+    #: when the bot first left after being seen (monotonic and wall clock)
+    bot_left_at: Optional[Tuple[float, float]] = None
     channel_not_registered: bool = False
+    #: the probe's own effective rank, as CyTube last said (``rank`` event)
+    rank: Optional[float] = None
+    pms: List[ChatMessage] = field(default_factory=list)
 
     @property
     def lost(self) -> Optional[str]:
@@ -498,12 +559,21 @@ class Probe:
                 st.bot_seen_mono = event.mono
             if not present and st.bot_seen_mono is not None:
                 st.bot_left = True
+                if st.bot_left_at is None:
+                    st.bot_left_at = (event.mono, event.wall)
             return
         name = event.name
         if name == "chatMsg":
             msg = ChatMessage.from_event(event, replay=not st.users.received)
             if msg is not None:
                 st.chats.append(msg)
+        elif name == "pm":
+            private = ChatMessage.from_event(event, replay=False)
+            if private is not None:
+                st.pms.append(private)
+        elif name == "rank":
+            if isinstance(event.data, (int, float)) and not isinstance(event.data, bool):
+                st.rank = float(event.data)
         elif name == "login":
             st.login = event.data if isinstance(event.data, Mapping) else {"success": False, "error": repr(event.data)}
             st.login_mono = event.mono
@@ -751,8 +821,63 @@ class Probe:
             )
         return message
 
+    def probe_rank_ok(self) -> bool:
+        """Whether CyTube gives the probe the rank the bot wants (``probe_rank``; nothing to check at 0).
+
+        Too low a rank is not the bot's fault: the verdict is inconclusive and names the fix.
+        """
+        cfg, st = self.cfg, self.state
+        if cfg.probe_rank <= 0:
+            return True
+        expected = "the probe's rank in %r at least %s within %ss" % (
+            cfg.channel,
+            _seconds(cfg.probe_rank),
+            cfg.connect_timeout,
+        )
+        start = time.monotonic()
+        self.pump(start + cfg.connect_timeout, lambda: st.rank is not None and st.rank >= cfg.probe_rank)
+        latency = ms(time.monotonic() - start)
+        if st.rank is not None and st.rank >= cfg.probe_rank:
+            self._add(CheckResult(RANK_CHECK, True, latency, expected, "rank %s" % _seconds(st.rank), "rank is enough"))
+            return True
+        seen = st.lost or ("rank %s" % _seconds(st.rank) if st.rank is not None else "no rank from CyTube")
+        message = (
+            "the probe account %r has too low a rank in channel %r for the bot to answer it: give it rank %s "
+            "(the channel owner types /rank %s %s in CyTube's chat), or lower probe_rank"
+            % (self.probe_name, cfg.channel, _seconds(cfg.probe_rank), self.probe_name, _seconds(cfg.probe_rank))
+        )
+        self._add(CheckResult(RANK_CHECK, False, latency, expected, seen, message, failure=INCONCLUSIVE))
+        return False
+
+    def bot_stays(self) -> None:
+        """Presence mode: the bot must stay in the user list for the whole window, on this one connection."""
+        cfg, st = self.cfg, self.state
+        window = cfg.window_s
+        if window <= 0:
+            return
+        expected = "%r in the user list of %r for %s s" % (cfg.bot_name, cfg.channel, _seconds(window))
+        start = time.monotonic()
+        self.pump(start + window, lambda: st.bot_left)
+        now = time.monotonic()
+        if st.bot_left_at is not None:
+            left_mono, left_wall = st.bot_left_at
+            into = max(0.0, left_mono - start)
+            back = " and came back" if st.users.get(cfg.bot_name) is not None else ""
+            seen = "left at %s, %.1f s into the window%s" % (_utc_clock(left_wall), into, back)
+            message = "bot %r left channel %r during the stability window" % (cfg.bot_name, cfg.channel)
+            self._add(CheckResult(STAY_CHECK, False, ms(into), expected, seen, message, failure=UNHEALTHY))
+        elif st.lost:
+            message = "connection lost during the stability window (%.1f s of %s s watched)" % (
+                now - start,
+                _seconds(window),
+            )
+            self._add(CheckResult(STAY_CHECK, False, ms(now - start), expected, st.lost, message, failure=INCONCLUSIVE))
+        else:
+            seen = "present for %s s" % _seconds(window)
+            self._add(CheckResult(STAY_CHECK, True, ms(now - start), expected, seen, "bot stayed in the channel"))
+
     def command_round(self, number: int) -> CheckResult:
-        """One ``<command> <token>`` and the bot's answer, judged."""
+        """One ``<command> <token>`` (in public or privately) and the bot's answer, judged."""
         attempt = self._new_round(number)
         if self.state.lost:
             return attempt.result(False, None, self.state.lost, "connection lost before the command", INCONCLUSIVE)
@@ -769,26 +894,35 @@ class Probe:
         return _Round(number, token, pattern, expected)
 
     def _send_and_watch(self, attempt: "_Round") -> _RoundSeen:
-        """Say the command, then read chat until the reply, a wrong reply, a drop notice or the deadline."""
+        """Send the command (public chat or a PM), then read until the reply, a wrong reply, a drop
+        notice, a refused PM or the deadline."""
         cfg, st = self.cfg, self.state
+        private = cfg.mode == PM_MODE
+        inbox = st.pms if private else st.chats
         st.chats.clear()
+        st.pms.clear()
         st.drops.clear()
+        st.errors.clear()
+        text = cfg.message_text(attempt.token)
         sent_wall_ms = time.time() * 1000.0
         attempt.sent_mono = time.monotonic()
-        self._emit("chatMsg", {"msg": command_text(cfg.command, attempt.token)})
+        if private:
+            self._emit("pm", {"to": cfg.bot_name, "msg": text})
+        else:
+            self._emit("chatMsg", {"msg": text})
         matcher = RoundMatcher(
-            cfg.bot_name, self.probe_name, attempt.token, attempt.pattern, attempt.sent_mono, sent_wall_ms
+            cfg.bot_name, self.probe_name, attempt.token, attempt.pattern, attempt.sent_mono, sent_wall_ms, text
         )
         seen = _RoundSeen()
         read = [0]
 
         def settled() -> bool:
-            while read[0] < len(st.chats):
-                msg = st.chats[read[0]]
+            while read[0] < len(inbox):
+                msg = inbox[read[0]]
                 read[0] += 1
                 if seen.note(msg, *matcher.classify(msg)):
                     return True
-            return bool(st.drops)
+            return bool(st.drops) or (private and bool(st.errors))
 
         self.pump(attempt.sent_mono + cfg.reply_timeout, settled)
         return seen
@@ -798,6 +932,7 @@ class Probe:
         return (
             self._judge_reply(attempt, seen)
             or self._judge_wrong_reply(attempt, seen)
+            or self._judge_refused_pm(attempt, now)
             or self._judge_cytube_trouble(attempt, now)
             or self._judge_silence(attempt, seen, now)
         )
@@ -822,6 +957,22 @@ class Probe:
         latency = ms(seen.wrong.received_mono - attempt.sent_mono)
         seen_text = "%s after %s ms" % (_quote(seen.wrong.text), latency)
         return attempt.result(False, latency, seen_text, "wrong reply from %r" % self.cfg.bot_name, UNHEALTHY)
+
+    def _judge_refused_pm(self, attempt: "_Round", now: float) -> Optional[CheckResult]:
+        """CyTube refused the PM: the bot's fault when it has left the channel, else CyTube's."""
+        st = self.state
+        if self.cfg.mode != PM_MODE or not st.errors:
+            return None
+        waited = ms(now - attempt.sent_mono)
+        error = st.errors[0]
+        seen_text = "errorMsg: %s" % error
+        if "isn't connected" in error or "is not connected" in error:
+            message = "bot %r is not in channel %r: CyTube could not deliver the private message" % (
+                self.cfg.bot_name,
+                self.cfg.channel,
+            )
+            return attempt.result(False, waited, seen_text, message, UNHEALTHY)
+        return attempt.result(False, waited, seen_text, "CyTube refused the probe's private message", INCONCLUSIVE)
 
     def _judge_cytube_trouble(self, attempt: "_Round", now: float) -> Optional[CheckResult]:
         """CyTube dropped the command or lost the connection: nothing is known about the bot."""
@@ -892,8 +1043,21 @@ class Probe:
         """The steps in order, each only after the previous passed, up to ``through``."""
         if not (self.connect(url) and self.join_and_login()) or through == "login":
             return
-        if self.bot_present() and through == ROUND_CHECK:
+        if not (self.probe_rank_ok() and self.bot_present()) or through != ROUND_CHECK:
+            return
+        if self.cfg.mode == PRESENCE_MODE:
+            self.bot_stays()
+        else:
             self.rounds()
+
+    def step_names(self) -> Tuple[str, ...]:
+        """The checks this configuration runs, in order (after ``socketconfig``)."""
+        steps = ["connect", "join", "login"]
+        if self.cfg.probe_rank > 0:
+            steps.append(RANK_CHECK)
+        steps.append("bot_present")
+        steps.append(STAY_CHECK if self.cfg.mode == PRESENCE_MODE else ROUND_CHECK)
+        return tuple(steps)
 
 
 def run_probe(
@@ -1046,7 +1210,8 @@ def run_guarded(probe: Probe, socketio_url: str, through: str = ROUND_CHECK) -> 
         probe.run(socketio_url, through)
     except Exception as exc:
         done = [c.name for c in probe.checks]
-        pending = next((n for n in CHECK_NAMES[1:] if n not in done), ROUND_CHECK)
+        steps = probe.step_names()
+        pending = next((n for n in steps if n not in done), steps[-1])
         probe.checks.append(
             CheckResult(
                 pending,
@@ -1062,7 +1227,7 @@ def run_guarded(probe: Probe, socketio_url: str, through: str = ROUND_CHECK) -> 
 
 def build_report(cfg: ProbeConfig, checks: List[CheckResult], version: Optional[str], started: float) -> ProbeReport:
     """The verdict, the deciding check and the one-line message, secrets scrubbed."""
-    verdict, decisive = classify(checks, cfg.repeat, cfg.max_failures)
+    verdict, decisive = classify(checks, cfg.rounds_expected, cfg.max_failures)
     msg = summarize(verdict, decisive, checks, cfg, version)
     return ProbeReport(
         verdict=verdict,

@@ -32,6 +32,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit imp
 pytestmark = pytest.mark.timeout(30)
 
 TOKEN = "abcdef0123"
+ROUND = "command_round_trip"
 PASSWORD = "s3cret-Pa55"
 
 
@@ -412,7 +413,7 @@ def test_healthy_returns_version_and_all_checks() -> None:
     report = run(world)
     assert report.verdict == cp.HEALTHY, report.msg
     assert report.version == "1.4.2"
-    assert names(report) == list(cp.CHECK_NAMES)
+    assert names(report) == ["socketconfig", "connect", "join", "login", "bot_present", "command_round_trip"]
     assert all(c.ok and c.latency_ms is not None and c.latency_ms >= 0 for c in report.checks)
     assert report.failed_check is None
     assert report.msg.startswith("healthy:") and "1.4.2" in report.msg
@@ -763,3 +764,173 @@ def test_join_held_for_a_refused_login_names_both() -> None:
     report = run(world, config(connect_timeout=0.3))
     assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "join"
     assert "the login was refused too: Invalid username/password combination" in report.msg
+
+
+# ------------------------------------------------------------- pm and presence modes
+
+STATUS = "status: up 12 s, 3 messages and 2 users seen"
+
+
+class ModesCytube(FakeCytube):
+    """FakeCytube plus private messages, the probe's rank and a bot that leaves (and comes back)."""
+
+    def __init__(
+        self,
+        probe_rank: float = 2,
+        pm_answer: Optional[Callable[[str], Optional[str]]] = None,
+        bot_leaves_after: Optional[float] = None,
+        bot_rejoins_after: Optional[float] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.probe_rank = probe_rank
+        self.pm_answer = pm_answer if pm_answer is not None else (lambda text: STATUS if text == "status" else None)
+        self.bot_leaves_after = bot_leaves_after
+        self.bot_rejoins_after = bot_rejoins_after
+
+    def handle(self, s: FakeSession, event: str, data: Any) -> None:
+        if event == "login" and not self.login_error:
+            s.push("rank", self.probe_rank)
+            s.push("login", {"success": True, "name": data["name"]})
+            return
+        if event == "joinChannel" and self.bot_leaves_after is not None:
+            super().handle(s, event, data)
+            s.push("userLeave", {"name": self.bot}, delay=self.bot_leaves_after)
+            if self.bot_rejoins_after is not None:
+                s.push("addUser", {"name": self.bot, "rank": 1}, delay=self.bot_rejoins_after)
+            return
+        if event == "pm":
+            self.rounds += 1
+            if not self.bot_present:
+                s.push("errorMsg", {"msg": f"PM failed: {data['to']} isn't connected to this channel."})
+                return
+            now_ms = time.time() * 1000
+            entry = {"username": "shipprobe", "msg": cytube_html(data["msg"]), "meta": {}, "time": now_ms}
+            s.push("pm", dict(entry, to=data["to"]))
+            answer = self.pm_answer(data["msg"])
+            if answer is not None:
+                reply = {"username": self.bot, "msg": cytube_html(answer), "meta": {}, "time": now_ms}
+                s.push("pm", dict(reply, to="shipprobe"), delay=self.reply_delay)
+            return
+        super().handle(s, event, data)
+
+
+STATUS_EXPECT = r"^status: up \d+ s, \d+ messages and \d+ users seen$"
+
+
+def pm_config(**over: Any) -> cp.ProbeConfig:
+    return config(**{"mode": "pm", "command": "status", "expect": STATUS_EXPECT, "probe_rank": 2, **over})
+
+
+def test_pm_mode_sends_the_command_privately_without_a_token_and_matches_the_private_reply() -> None:
+    world = ModesCytube()
+    report = run(world, pm_config())
+    assert report.verdict == cp.HEALTHY, report.msg
+    assert names(report) == ["socketconfig", "connect", "join", "login", "probe_rank", "bot_present", ROUND]
+    assert ("pm", {"to": "shipbot", "msg": "status"}) in world.emitted
+    assert not [e for e in world.emitted if e[0] == "chatMsg"], "pm mode must not speak in public"
+    assert "by private message" in report.msg
+    assert STATUS in report.checks[-1].seen
+
+
+def test_pm_mode_sends_the_token_when_expect_uses_it() -> None:
+    world = ModesCytube(pm_answer=lambda text: "ok " + text.split()[-1])
+    report = run(world, pm_config(command="!status", expect="^ok {token}$"))
+    assert report.verdict == cp.HEALTHY, report.msg
+    assert ("pm", {"to": "shipbot", "msg": "!status " + TOKEN}) in world.emitted
+
+
+def test_pm_mode_ignores_a_matching_public_message() -> None:
+    world = ModesCytube(pm_answer=lambda text: None, others=[("shipbot", STATUS, 0.0)])
+    report = run(world, pm_config(command="status"))
+    assert report.verdict == cp.UNHEALTHY and report.failed_check == ROUND, report.msg
+
+
+def test_pm_mode_bot_that_never_answers_is_unhealthy() -> None:
+    report = run(ModesCytube(pm_answer=lambda text: None), pm_config())
+    assert report.verdict == cp.UNHEALTHY and report.failed_check == ROUND, report.msg
+    assert "no reply from 'shipbot'" in report.msg and "CyTube echoed the command" in report.msg
+
+
+def test_pm_mode_bot_that_left_is_unhealthy_by_cytubes_refusal() -> None:
+    world = ModesCytube(bot_present=False)
+    world.handle = _present_then_gone(world)  # type: ignore[method-assign]
+    report = run(world, pm_config())
+    assert report.verdict == cp.UNHEALTHY and report.failed_check == ROUND, report.msg
+    assert "isn't connected" in report.msg and "could not deliver the private message" in report.msg
+
+
+def _present_then_gone(world: ModesCytube) -> Callable[[FakeSession, str, Any], None]:
+    """The bot is in the user list the probe gets, but gone by the time the PM arrives."""
+    original = world.handle
+
+    def handle(s: FakeSession, event: str, data: Any) -> None:
+        if event == "joinChannel":
+            s.push("userlist", [{"name": "someone", "rank": 0}, {"name": world.bot, "rank": 1}])
+            return
+        original(s, event, data)
+
+    return handle
+
+
+def test_pm_mode_probe_rank_too_low_is_inconclusive_naming_the_fix() -> None:
+    world = ModesCytube(probe_rank=1)
+    report = run(world, pm_config())
+    assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "probe_rank", report.msg
+    assert "rank 1" in report.msg and "/rank shipprobe 2" in report.msg
+    assert not [e for e in world.emitted if e[0] == "pm"], "no PM before the rank is known to be enough"
+
+
+def test_probe_rank_raised_after_login_is_waited_for() -> None:
+    world = ModesCytube(probe_rank=1)
+    original = world.handle
+
+    def handle(s: FakeSession, event: str, data: Any) -> None:
+        original(s, event, data)
+        if event == "login":
+            s.push("rank", 2, delay=0.1)
+
+    world.handle = handle  # type: ignore[method-assign]
+    report = run(world, pm_config())
+    assert report.verdict == cp.HEALTHY, report.msg
+
+
+def test_presence_mode_healthy_once_without_any_message() -> None:
+    world = ModesCytube()
+    report = run(world, config(mode="presence", repeat=1))
+    assert report.verdict == cp.HEALTHY, report.msg
+    assert names(report) == ["socketconfig", "connect", "join", "login", "bot_present"]
+    assert not [e for e in world.emitted if e[0] in ("chatMsg", "pm")]
+    assert report.msg == "healthy: 'shipbot' is in channel 'testchan'"
+
+
+def test_presence_mode_window_the_bot_stays() -> None:
+    report = run(ModesCytube(), config(mode="presence", repeat=3, interval=0.2))
+    assert report.verdict == cp.HEALTHY, report.msg
+    assert names(report)[-1] == "bot_stays" and "stayed for the 0.4 s window" in report.msg
+
+
+def test_presence_mode_leave_and_rejoin_during_the_window_is_unhealthy_naming_the_time() -> None:
+    world = ModesCytube(bot_leaves_after=0.15, bot_rejoins_after=0.2)
+    report = run(world, config(mode="presence", repeat=3, interval=0.5))
+    assert report.verdict == cp.UNHEALTHY and report.failed_check == "bot_stays", report.msg
+    assert re.search(r"left at \d\d:\d\d:\d\d UTC, 0\.\d s into the window", report.msg), report.msg
+
+
+def test_presence_mode_absent_bot_is_unhealthy() -> None:
+    report = run(ModesCytube(bot_present=False), config(mode="presence", repeat=1))
+    assert report.verdict == cp.UNHEALTHY and report.failed_check == "bot_present", report.msg
+
+
+def test_presence_mode_lost_connection_in_the_window_is_inconclusive() -> None:
+    world = ModesCytube()
+    original = world.handle
+
+    def handle(s: FakeSession, event: str, data: Any) -> None:
+        original(s, event, data)
+        if event == "joinChannel":
+            s.push("kick", {"reason": "Duplicate login"}, delay=0.1)
+
+    world.handle = handle  # type: ignore[method-assign]
+    report = run(world, config(mode="presence", repeat=3, interval=0.5))
+    assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "bot_stays", report.msg
