@@ -25,6 +25,8 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import 
     DEFAULT_COMMAND,
     DEFAULT_EXPECT,
     INCONCLUSIVE,
+    MODES,
+    PRESENCE_MODE,
     SAMPLE_TOKEN,
     UNHEALTHY,
     ProbeConfig,
@@ -42,8 +44,11 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "bot_name": {"type": "str", "required": True},
     "probe_user": {"type": "str", "required": True},
     "probe_password": {"type": "str", "required": True, "no_log": True},
-    "command": {"type": "str", "default": DEFAULT_COMMAND},
-    "expect": {"type": "str", "default": DEFAULT_EXPECT},
+    # No defaults for command and expect: presence mode must tell "not given" apart (documented defaults apply).
+    "mode": {"type": "str", "default": "command", "choices": list(MODES)},
+    "command": {"type": "str"},
+    "expect": {"type": "str"},
+    "probe_rank": {"type": "float", "default": 0.0},
     "expect_version": {"type": "str"},
     "connect_timeout": {"type": "float", "default": 5.0},
     "reply_timeout": {"type": "float", "default": 5.0},
@@ -87,8 +92,34 @@ def validate(params: Mapping[str, Any]) -> List[str]:
             "(CyTube's duplicate login rule); use a separate probe account" % params.get("probe_user")
         )
 
+    if params.get("mode") == PRESENCE_MODE:
+        errors.extend(_presence_problems(params))
+    errors.extend(_message_problems(params))
+    errors.extend(_number_problems(params))
+    errors.extend(_connection_problems(params))
+    return errors
+
+
+def _presence_problems(params: Mapping[str, Any]) -> List[str]:
+    """Presence mode sends nothing: options about a reply are a mistake, named with the fix."""
+    given = [option for option in ("command", "expect", "expect_version") if params.get(option) is not None]
+    if not given:
+        return []
+    return [
+        "%s is set but mode presence sends no message and reads no reply: remove %s, or use mode command "
+        "(public chat) or pm (a private message)" % (" and ".join(given), " and ".join(given))
+    ]
+
+
+def _message_problems(params: Mapping[str, Any]) -> List[str]:
+    """The command, the reply pattern and the expected version (command and pm modes)."""
+    errors: List[str] = []
+    if params.get("mode") == PRESENCE_MODE:
+        return errors
     command = params.get("command")
-    if command is None or not command.strip():
+    if command is None:
+        command = DEFAULT_COMMAND
+    if not command.strip():
         errors.append("command %r is empty: give the chat command the bot answers, e.g. '!ping'" % command)
     else:
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in command):
@@ -100,8 +131,10 @@ def validate(params: Mapping[str, Any]) -> List[str]:
             )
 
     expect = params.get("expect")
+    if expect is None:
+        expect = DEFAULT_EXPECT
     compiled = None
-    if expect is None or expect == "":
+    if expect == "":
         errors.append("expect is empty: give a regular expression for the reply, e.g. %r" % DEFAULT_EXPECT)
     else:
         try:
@@ -117,7 +150,11 @@ def validate(params: Mapping[str, Any]) -> List[str]:
             errors.append(
                 "expect_version is set but expect %r has no (?P<version>...) group to capture the version from" % expect
             )
+    return errors
 
+
+def _number_problems(params: Mapping[str, Any]) -> List[str]:
+    errors: List[str] = []
     for option in ("connect_timeout", "reply_timeout"):
         value = params.get(option)
         if value is None or not value > 0:
@@ -135,7 +172,17 @@ def validate(params: Mapping[str, Any]) -> List[str]:
         errors.append(
             "max_failures %r must be smaller than repeat %r, or no window could ever fail" % (max_failures, repeat)
         )
+    probe_rank = params.get("probe_rank")
+    if probe_rank is not None and not 0 <= probe_rank <= 255:
+        errors.append(
+            "probe_rank %r is not a CyTube rank: use 0 (any) up to 255, e.g. 2 for a bot that answers "
+            "channel moderators only" % probe_rank
+        )
+    return errors
 
+
+def _connection_problems(params: Mapping[str, Any]) -> List[str]:
+    errors: List[str] = []
     ca_path = params.get("ca_path")
     if ca_path and not os.path.isfile(ca_path):
         errors.append("ca_path %r is not a file: give a PEM bundle of CA certificates" % ca_path)
@@ -161,6 +208,8 @@ def to_config(params: Mapping[str, Any]) -> ProbeConfig:
         probe_user=params["probe_user"],
         probe_password=params.get("probe_password") or "",
         channel_password=params.get("channel_password") or None,
+        mode=params.get("mode") or "command",
+        probe_rank=float(params.get("probe_rank") or 0.0),
         command=params.get("command") or DEFAULT_COMMAND,
         expect=params.get("expect") or DEFAULT_EXPECT,
         expect_version=params.get("expect_version"),

@@ -15,8 +15,10 @@ description:
     chat bot is alive in its channel. The checks, in order, are
     C(socketconfig) (GET C(/socketconfig/<channel>.json)), C(connect) (one socket.io
     connection), C(join) (the channel's user list arrives), C(login) (the probe account
-    logs in), C(bot_present) (the bot's name is in the user list) and
-    C(command_round_trip) (the probe says C(<command> <token>) and the bot must answer).
+    logs in), C(probe_rank) (only with O(probe_rank) above 0 - CyTube gives the probe at
+    least that rank), C(bot_present) (the bot's name is in the user list), then by O(mode)
+    C(command_round_trip) (the probe says C(<command> <token>), in public or privately,
+    and the bot must answer) or C(bot_stays) (presence - the bot stays in the user list).
   - The reply must come from O(bot_name) (case-insensitive), arrive after the command
     was sent and match O(expect) once CyTube's HTML transformation is undone. Messages
     CyTube replays on join and the probe's own echo never count.
@@ -82,13 +84,42 @@ options:
         reports V(inconclusive). Prefer a registered probe account.
     type: str
     required: true
+  mode:
+    description:
+      - How the bot shows it is healthy.
+      - V(command) - the probe says O(command) in public chat and the bot's public reply
+        must match O(expect).
+      - V(pm) - the probe sends O(command) as a private message (CyTube's C(pm) event) and
+        the bot's private reply must match O(expect); public chat is ignored. CyTube
+        delivers a PM only to a user in the same channel (a refusal saying the bot is not
+        connected makes the verdict V(unhealthy)). Bots often answer PMs only from users
+        of a minimum rank - set O(probe_rank).
+      - V(presence) - no message at all; the bot must be in the channel's user list and,
+        when O(repeat) > 1, stay there for (O(repeat) - 1) x O(interval) seconds on the
+        probe's one connection. A leave during that window (even with a quick rejoin) makes
+        the verdict V(unhealthy), naming the time. O(command), O(expect) and
+        O(expect_version) must not be set.
+    type: str
+    choices: [command, pm, presence]
+    default: command
   command:
     description:
-      - The chat command the bot answers. The probe sends C(<command> <token>),
+      - The command the bot answers (default V(!ping)). The probe sends C(<command> <token>),
         where the token is 10 random lowercase hex digits (no C(_), C(*), C(~) or
         backquote, which CyTube would turn into markup).
+      - In O(mode=pm) the token is added only when O(expect) contains C({token}); otherwise
+        the command is sent as it is (bots often answer an exact word), and the reply is
+        recognised by its sender and by being sent after the command.
     type: str
-    default: "!ping"
+  probe_rank:
+    description:
+      - The lowest channel rank the probe account must have (CyTube ranks - 1 registered,
+        2 moderator, 3 channel admin). The probe waits up to O(connect_timeout) for CyTube
+        to report its rank that high; otherwise the verdict is V(inconclusive) (not the
+        bot's fault) and the message names the fix (C(/rank <probe_user> <rank>) by the
+        channel owner). V(0) checks nothing.
+    type: float
+    default: 0
   expect:
     description:
       - Regular expression (Python syntax, searched in the decoded reply) the bot's
@@ -98,8 +129,8 @@ options:
       - Decoding undoes CyTube's default chat filters (C(<em>x</em>) becomes
         C(_x_), C(<strong>) C(*), C(<code>) a backquote, C(<s>) C(~~)), drops other
         tags and unescapes HTML entities.
+      - Default C(^pong (?P<version>\\S+) {token}$).
     type: str
-    default: "^pong (?P<version>\\S+) {token}$"
   expect_version:
     description:
       - When set, the reply's C(version) group must equal this value, otherwise the
@@ -195,7 +226,8 @@ notes:
     bot's fault; otherwise V(inconclusive) when more than O(max_failures) rounds failed
     for any reason or the window was cut short (connection lost); otherwise V(healthy).
     The window stops early once the verdict is V(unhealthy) or the connection is lost."
-  - The probe posts one chat message per round in the channel; channel users see it.
+  - The probe posts one chat message per round in the channel (V(command)); channel users see it.
+    In V(pm) mode only the bot sees the messages; V(presence) sends none.
 seealso:
   - name: CyTube
     description: The CyTube server software.
@@ -241,6 +273,29 @@ EXAMPLES = r"""
     expect: '^ok {token} v(?P<version>[0-9.]+)$'
     ca_path: /etc/ssl/private-ca.pem
 
+- name: A bot that answers the private message "status" from channel moderators only
+  cytube.shipit.cytube_check:
+    server_url: https://cytu.be
+    channel: lounge
+    bot_name: chatbot
+    probe_user: chat-probe
+    probe_password: "{{ vault_probe_password }}"
+    mode: pm
+    command: status
+    expect: '^status: up \d+ s'
+    probe_rank: 2
+
+- name: A bot that answers nothing - present for a 50 s window
+  cytube.shipit.cytube_check:
+    server_url: https://cytu.be
+    channel: lounge
+    bot_name: quietbot
+    probe_user: quiet-probe
+    probe_password: "{{ vault_probe_password }}"
+    mode: presence
+    repeat: 6
+    interval: 10
+
 - name: Sandbox stand-in on this machine, posing as another client IP
   cytube.shipit.cytube_check:
     server_url: http://127.0.0.1:8080
@@ -262,13 +317,16 @@ verdict:
 checks:
   description:
     - The checks that ran, in order; a check that could not run (an earlier one
-      failed) is absent. C(command_round_trip) appears once per round.
+      failed) is absent. C(command_round_trip) appears once per round; C(bot_stays) once, in
+      V(presence) mode with a window.
   returned: always
   type: list
   elements: dict
   contains:
     name:
-      description: C(socketconfig), C(connect), C(join), C(login), C(bot_present) or C(command_round_trip).
+      description: >-
+        C(socketconfig), C(connect), C(join), C(login), C(probe_rank), C(bot_present), C(command_round_trip)
+        or C(bot_stays).
       type: str
       sample: command_round_trip
     ok:

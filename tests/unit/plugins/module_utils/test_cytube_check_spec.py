@@ -103,3 +103,23 @@ def test_to_config_keeps_guest_and_strips_url() -> None:
     cfg = spec.to_config(params(probe_password="", server_url=" http://h:1 ", interval=0.0))
     assert cfg.probe_password == "" and cfg.server_url == "http://h:1" and cfg.interval == 0.0
     assert cfg.secrets == []
+
+
+def test_pm_and_presence_modes_reach_the_probe_config() -> None:
+    cfg = spec.to_config(params(mode="pm", command="status", expect=r"^status: up", probe_rank=2.0))
+    assert (cfg.mode, cfg.command, cfg.probe_rank, cfg.sends_token) == ("pm", "status", 2.0, False)
+    assert spec.validate(params(mode="presence")) == []
+    assert spec.to_config(params(mode="presence", repeat=6, interval=10.0)).window_s == 50
+
+
+@pytest.mark.parametrize("option", ["command", "expect", "expect_version"])
+def test_presence_with_a_reply_option_names_the_option_and_the_fix(option: str) -> None:
+    errors = spec.validate(params(mode="presence", **{option: "x"}))
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{option} is set but mode presence sends no message")
+    assert f"remove {option}" in errors[0] and "use mode command" in errors[0]
+
+
+@pytest.mark.parametrize("rank", [-1.0, 256.0])
+def test_probe_rank_out_of_range(rank: float) -> None:
+    assert any(f"probe_rank {rank!r} is not a CyTube rank" in e for e in spec.validate(params(probe_rank=rank)))
