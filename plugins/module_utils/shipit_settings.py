@@ -62,6 +62,8 @@ THRESHOLDS: Dict[str, Tuple[type, float, bool]] = {
     "max_failures": (int, 0, True),
 }
 DEFAULT_KEEP_RELEASES = 5
+#: Where a bot's health endpoint listens on its host (127.0.0.1), unless the channel sets shipit_health_port.
+DEFAULT_HEALTH_PORT = 8765
 ROLLBACK_WORDS = ("previous", "list")
 SOURCE_HOWTO = (
     "give the bot to deploy as a wheel file (-e shipit_bot_source=dist/mybot-1.2.3-py3-none-any.whl), "
@@ -81,9 +83,9 @@ ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 #: Variables the unit or the launcher set themselves: a password there would be lost or break the bot.
 RESERVED_ENV_NAMES = frozenset(("PATH", "HOME", "USER", "LANG", "CREDENTIALS_DIRECTORY", "INVOCATION_ID", "PWD"))
 DEFAULT_SETTLE = 2.0
-VERIFY_MODES = ("command",)
-#: Modes of the contract the probe does not offer yet (docs/bots.md).
-VERIFY_MODES_PLANNED = ("pm", "presence")
+VERIFY_MODES = ("command", "pm", "presence")
+#: CyTube's ranks run from -1 (anonymous) to 255 (site admin); 2 is a channel moderator.
+MAX_RANK = 255
 DEFAULT_VERIFY_COMMAND = "!ping"
 DEFAULT_VERIFY_EXPECT = r"^pong (?P<version>\S+) {token}$"
 EXPECT_VERSION_WORDS = ("auto", "none")
@@ -202,18 +204,52 @@ def check_bot_source(inputs: Inputs, base_dir: str) -> Optional[str]:
     return source.strip()
 
 
-def check_health_port(inputs: Inputs) -> Optional[int]:
+def _port(value: Any) -> Optional[int]:
+    try:
+        port = int(str(value).strip())
+    except ValueError:
+        return None
+    return port if not isinstance(value, bool) and 1 <= port <= 65535 else None
+
+
+def check_health_port(inputs: Inputs, channel: str) -> int:
+    """``shipit_health_port`` (default DEFAULT_HEALTH_PORT), unique among the inventory's channels."""
     value = inputs.get("health_port")
     if value is None:
-        return None
-    try:
-        port = int(str(value))
-    except ValueError:
-        port = 0
-    if isinstance(value, bool) or not 1 <= port <= 65535:
+        return DEFAULT_HEALTH_PORT
+    port = _port(value)
+    if port is None:
         inputs.problem("shipit_health_port %r is not a port number (1-65535)" % (value,))
-        return None
+        return DEFAULT_HEALTH_PORT
+    check_health_port_unique(inputs, channel, port)
     return port
+
+
+def check_health_port_unique(inputs: Inputs, channel: str, port: int) -> None:
+    """The channels of an inventory share its bot hosts: two bots on one port cannot both listen, and the
+    health check of one would read the other's answer."""
+    known = inputs.get("channels")
+    if not isinstance(known, Mapping):
+        return
+    others = sorted(
+        str(name)
+        for name, entry in known.items()
+        if name != channel and isinstance(entry, Mapping) and _port(entry.get("health_port")) == port
+    )
+    if others:
+        inputs.problem(
+            "shipit_health_port %d of channel %s is also the health port of channel %s (shipit_channels): bots of "
+            "one host cannot share a port (the second cannot listen, and its health check would read the first "
+            "bot's answer); give each channel its own health_port in shipit_channels"
+            % (port, channel, ", ".join(others))
+        )
+
+
+def resolve_health_url(bot_health_url: Optional[str], port: int) -> str:
+    """The bot's health endpoint on its host: shipit_bot_health_url, else derived from the port ('' = none)."""
+    if bot_health_url is not None:
+        return bot_health_url
+    return "http://127.0.0.1:%d/health" % port
 
 
 def resolve_verify_settings(inputs: Inputs) -> Dict[str, float]:
@@ -431,12 +467,45 @@ def resolve_check_settings(inputs: Inputs) -> Dict[str, Any]:
     """What the probe does and expects (docs/bots.md, "How a bot is verified")."""
     mode = inputs.text("verify_mode", "command")
     if mode not in VERIFY_MODES:
-        planned = " (planned, not available yet)" if mode in VERIFY_MODES_PLANNED else ""
         inputs.problem(
-            "shipit_verify_mode %r is not a verification mode%s: use command (say shipit_verify_command in public "
-            "chat, match the reply with shipit_verify_expect)" % (mode, planned)
+            "shipit_verify_mode %r is not a verification mode: use command (say shipit_verify_command in public "
+            "chat, match the reply with shipit_verify_expect), pm (send it as a private message, match the private "
+            "reply) or presence (no message: the bot must be in the user list for the window)" % mode
         )
         mode = "command"
+    probe_rank = inputs.number(
+        "verify_probe_rank",
+        0,
+        float,
+        0,
+        "a CyTube rank from 0 to %d, e.g. 2 for a bot that answers moderators" % MAX_RANK,
+    )
+    if probe_rank > MAX_RANK:
+        inputs.problem("shipit_verify_probe_rank %r is not valid: a CyTube rank from 0 to %d" % (probe_rank, MAX_RANK))
+        probe_rank = 0
+    if mode == "presence":
+        return check_presence_settings(inputs, probe_rank)
+    settings = resolve_reply_settings(inputs)
+    settings.update(mode=mode, probe_rank=probe_rank)
+    return settings
+
+
+def check_presence_settings(inputs: Inputs, probe_rank: float) -> Dict[str, Any]:
+    """Presence sends no message: a command, a reply pattern or a version to compare is a mistake."""
+    version = inputs.text("verify_expect_version", "auto").strip()
+    given = [name for name in ("verify_command", "verify_expect") if inputs.get(name) is not None]
+    if version not in EXPECT_VERSION_WORDS:
+        given.append("verify_expect_version")
+    for name in given:
+        inputs.problem(
+            "shipit_%s %r is set but shipit_verify_mode presence sends no message and reads no reply: remove it "
+            "(for this channel), or use shipit_verify_mode command or pm" % (name, inputs.get(name))
+        )
+    return {"mode": "presence", "probe_rank": probe_rank, "command": "", "expect": "", "expect_version": "none"}
+
+
+def resolve_reply_settings(inputs: Inputs) -> Dict[str, Any]:
+    """The command and the reply it must get (modes command and pm)."""
     command = inputs.text("verify_command", DEFAULT_VERIFY_COMMAND).strip()
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in command):
         inputs.problem("shipit_verify_command %r contains control characters, which CyTube replaces" % command)
@@ -452,7 +521,6 @@ def resolve_check_settings(inputs: Inputs) -> Dict[str, Any]:
             "with; add one, or use none when the bot does not say its version" % (version, expect)
         )
     return {
-        "mode": mode,
         "command": command,
         "expect": expect,
         # auto: the deployed release's version, compared only when the reply says one.
@@ -489,9 +557,10 @@ def resolve_inputs(purpose: str, raw: Mapping[str, Any], base_dir: str = ".") ->
         return settings, inputs.problems
     settings["server_url"] = check_server_url(inputs)
     settings["bot_name"] = check_user(inputs, "bot_name")
-    settings["health_port"] = check_health_port(inputs)
+    settings["health_port"] = check_health_port(inputs, settings["channel"])
     settings["verify"] = resolve_verify_settings(inputs)
     settings["bot"] = resolve_bot_settings(inputs)
+    settings["health_url"] = resolve_health_url(settings["bot"]["health_url"], settings["health_port"])
     settings["verify"].update(resolve_check_settings(inputs))
     settings["verify"]["journal_pattern"] = settings["bot"]["journal_pattern"]
     if probe_needed:

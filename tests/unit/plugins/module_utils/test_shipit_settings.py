@@ -80,8 +80,30 @@ def test_prod_profile_with_overrides() -> None:
         ({"bot_settle": -1}, "shipit_bot_settle -1 is not valid"),
         ({"bot_journal_error_pattern": "ERROR("}, "shipit_bot_journal_error_pattern 'ERROR(' is not a valid regular"),
         ({"bot_journal_ignore_pattern": "(?i)chat"}, "inline flags such as (?i) are not allowed here"),
-        ({"verify_mode": "presence"}, "shipit_verify_mode 'presence' is not a verification mode (planned"),
         ({"verify_mode": "ping"}, "shipit_verify_mode 'ping' is not a verification mode: use command"),
+        (
+            {"verify_mode": "presence", "verify_expect": "^ok"},
+            "shipit_verify_expect '^ok' is set but shipit_verify_mode presence sends no message and reads no reply: "
+            "remove it",
+        ),
+        (
+            {"verify_mode": "presence", "verify_command": "!help"},
+            "shipit_verify_command '!help' is set but shipit_verify_mode presence",
+        ),
+        (
+            {"verify_mode": "presence", "verify_expect_version": "1.0"},
+            "shipit_verify_expect_version '1.0' is set but shipit_verify_mode presence",
+        ),
+        ({"verify_probe_rank": -1}, "shipit_verify_probe_rank -1 is not valid: a CyTube rank from 0 to 255"),
+        ({"verify_probe_rank": 300}, "shipit_verify_probe_rank 300.0 is not valid: a CyTube rank from 0 to 255"),
+        (
+            {
+                "channels": {"shipit-sandbox": {"health_port": 8765}, "other": {"health_port": "8765"}},
+                "health_port": 8765,
+            },
+            "shipit_health_port 8765 of channel shipit-sandbox is also the health port of channel other "
+            "(shipit_channels): bots of one host cannot share a port",
+        ),
         ({"verify_command": "!he\tlp"}, "shipit_verify_command '!he\\tlp' contains control characters"),
         ({"verify_expect": "^help ["}, "shipit_verify_expect '^help [' is not a valid regular expression"),
         (
@@ -206,3 +228,46 @@ def test_an_ignore_pattern_alone_narrows_the_default_errors() -> None:
     assert journal_errors(lambda argv: (0, entry, ""), "u.service", "inv", pattern)[0] == []
     entry = '{"MESSAGE": "2026-11-29 11:00:00,002 FATAL db gone", "PRIORITY": "6"}'
     assert journal_errors(lambda argv: (0, entry, ""), "u.service", "inv", pattern)[0] != []
+
+
+def test_pm_mode_with_a_probe_rank() -> None:
+    settings, problems = resolve_inputs(
+        "deploy", raw(verify_mode="pm", verify_command="status", verify_expect="^status: up", verify_probe_rank="2")
+    )
+    assert problems == []
+    verify = settings["verify"]
+    assert (verify["mode"], verify["command"], verify["probe_rank"], verify["expect_version"]) == (
+        "pm",
+        "status",
+        2,
+        "none",
+    )
+
+
+def test_presence_mode_sends_nothing_and_compares_no_version() -> None:
+    settings, problems = resolve_inputs("verify", raw(verify_mode="presence", verify_expect_version="none"))
+    assert problems == []
+    verify = settings["verify"]
+    assert (verify["mode"], verify["command"], verify["expect"], verify["expect_version"]) == (
+        "presence",
+        "",
+        "",
+        "none",
+    )
+    assert verify["probe_rank"] == 0
+
+
+def test_health_port_and_url_have_one_home() -> None:
+    settings, problems = resolve_inputs("deploy", raw())
+    assert problems == [] and settings["health_port"] == 8765
+    assert settings["health_url"] == "http://127.0.0.1:8765/health"
+    settings, _ = resolve_inputs("deploy", raw(health_port="8770"))
+    assert settings["health_url"] == "http://127.0.0.1:8770/health"
+    settings, _ = resolve_inputs("deploy", raw(health_port=8770, bot_health_url=""))
+    assert settings["health_url"] == ""
+
+
+def test_distinct_health_ports_of_the_inventorys_channels_pass() -> None:
+    channels = {"shipit-sandbox": {"health_port": 8765}, "shipit-sandbox2": {"health_port": 8766}}
+    _settings, problems = resolve_inputs("deploy", raw(channels=channels, health_port=8765))
+    assert problems == []
