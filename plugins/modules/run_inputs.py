@@ -65,7 +65,9 @@ settings:
   description:
     - The resolved settings - C(purpose), C(channel), C(root), C(environment), C(keep_releases), C(lock_wait),
       C(lock_ttl), C(rollback) (C(to), C(emergency), C(force)), C(server_url), C(bot_name), C(probe_user),
-      C(health_port), C(bot_source) and C(verify) (the thresholds, with the profile's name). Never a secret.
+      C(health_port) (default 8765, unique among the inventory's channels), C(health_url) (the bot's health endpoint,
+      empty for none), C(bot_source), C(bot) (the bot contract) and C(verify) (the thresholds, with the profile's
+      name, and the verification C(mode), C(probe_rank), C(command), C(expect), C(expect_version)). Never a secret.
   returned: always
   type: dict
 failed_check:
