@@ -286,7 +286,47 @@ def build_outcome(facts: Mapping[str, Any], now: Optional[float] = None) -> Dict
         "collection_version": str(facts.get("collection_version") or "0.0.0"),
     }
     outcome["reason"], outcome["next_step"] = explain(outcome, facts)
+    warnings = outcome_warnings(outcome, facts)
+    if warnings:
+        outcome["warnings"] = warnings
     return outcome
+
+
+_RELEASE_SEGMENT_RE = re.compile(r"^v?(\d+(?:\.\d+)*)")
+
+
+def _release_segment(version: Optional[str]) -> Optional[Tuple[int, ...]]:
+    """``1.10.2rc1`` -> (1, 10, 2): the numeric release part of a version, None when it has none."""
+    match = _RELEASE_SEGMENT_RE.match(version or "")
+    if not match:
+        return None
+    numbers = [int(part) for part in match.group(1).split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()  # 2.0 == 2.0.0
+    return tuple(numbers)
+
+
+def is_older(version: Optional[str], than: Optional[str]) -> bool:
+    """Whether ``version`` is older than ``than`` by their release numbers (unknown: False)."""
+    mine, theirs = _release_segment(version), _release_segment(than)
+    return mine is not None and theirs is not None and mine < theirs
+
+
+def outcome_warnings(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> List[str]:
+    """What an operator must notice although the run did what it was asked (``warnings``)."""
+    warnings: List[str] = []
+    release = outcome.get("release") or {}
+    previous = outcome.get("previous_release") or {}
+    went_live = bool(release.get("id")) and facts.get("live_after") == release.get("id")
+    if outcome["kind"] == "deploy" and went_live and is_older(release.get("version"), previous.get("version")):
+        warnings.append(
+            "downgrade: %s -> %s (the live release was newer): release %s replaced %s; if a newer deploy was "
+            "meant to win, deploy it again" % (previous["version"], release["version"], release["id"], previous["id"])
+        )
+    for skipped in (facts.get("rollback") or {}).get("skipped") or []:
+        if isinstance(skipped, Mapping) and skipped.get("id"):
+            warnings.append("rollback skipped release %s: %s" % (skipped["id"], skipped.get("reason") or "not usable"))
+    return warnings
 
 
 def _verified(status: str, kind: str, verdict: Any, rollback: Any) -> bool:
@@ -529,6 +569,7 @@ def failure_text(outcome: Mapping[str, Any]) -> str:
 def summary_lines(outcome: Mapping[str, Any], extra: Sequence[str] = ()) -> List[str]:
     """The readable end-of-run summary: one headline, then one line per check and phase."""
     lines = ["%s %s: %s" % (outcome["kind"].upper(), outcome["status"].upper(), outcome["reason"])]
+    lines.extend("WARNING: " + warning for warning in outcome.get("warnings") or [])
     lines.extend(extra)
     if outcome.get("verdict"):
         lines.append("checks (%s):" % outcome["verdict"]["verdict"])

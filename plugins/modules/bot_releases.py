@@ -73,6 +73,15 @@ running:
   description: The release the instance's process runs from (null when not running).
   returned: always
   type: str
+previous_skipped:
+  description:
+    - The releases a rollback to "previous" passes over before RV(previous_good), newest first, each with
+      C(id) and C(reason) (no longer on the host, or incomplete; bad releases are skipped by design and not
+      listed). Empty when none.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"id": "1.1.0-0badc0ffee12", "reason": "it no longer exists on the host (removed by hand, or pruned)"}]
 previous_good:
   description: The release a rollback to "previous" would use (null when none).
   returned: always
@@ -124,6 +133,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs 
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
     STATUS_BAD,
     add_event,
+    is_bad,
     load_state,
     mark_bad,
     release_status,
@@ -197,6 +207,32 @@ def describe_releases(
     return rows
 
 
+def skipped_for_rollback(
+    state: Dict[str, Any], releases: Sequence[ReleaseInfo], live: Optional[str]
+) -> List[Dict[str, str]]:
+    """The entries of the live stack a rollback to "previous" passes over because they are gone or
+    incomplete, newest first, each with why (bad releases are skipped by design and not listed).
+
+    The walk is :func:`rollback_target`'s: it stops at the first usable entry (the target).
+    """
+    on_disk = {release.id: release for release in releases}
+    skipped: List[Dict[str, str]] = []
+    for release_id in reversed(state["stack"]):
+        if release_id == live:
+            continue
+        release = on_disk.get(release_id)
+        if release is None:
+            reason = "it no longer exists on the host (removed by hand, or pruned)"
+        elif not release.complete:
+            reason = "it is incomplete on the host (a build that did not finish)"
+        elif is_bad(state, release_id):
+            continue
+        else:
+            break
+        skipped.append({"id": release_id, "reason": reason})
+    return skipped
+
+
 def format_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
     """Human lines for ``rows`` from :func:`describe_releases`."""
     lines = []
@@ -255,6 +291,7 @@ def main() -> None:
         releases=rows,
         lines=format_table(rows),
         previous_good=rollback_target(state, releases, exclude=[live], current=live),
+        previous_skipped=skipped_for_rollback(state, releases, live),
         bad=sorted(k for k, v in state["releases"].items() if v.get("status") == STATUS_BAD),
         stack=state["stack"],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import jsonschema
 import pytest
@@ -89,7 +89,7 @@ def test_a_schema_violation_is_caught() -> None:
         VALIDATOR.validate(outcome)
 
 
-@pytest.mark.parametrize("name", ["deploy_success.json", "deploy_rolled_back.json"])
+@pytest.mark.parametrize("name", ["deploy_success.json", "deploy_rolled_back.json", "deploy_downgrade.json"])
 def test_fixture_outcomes_are_schema_valid(name: str) -> None:
     VALIDATOR.validate(json.loads((REPO / "tests" / "fixtures" / "outcomes" / name).read_text()))
 
@@ -193,3 +193,62 @@ def test_summary_has_one_line_per_check_and_the_timings() -> None:
     assert any("command_round_trip" in line and "FAIL" in line and "2000.0 ms" in line for line in lines)
     assert any(line.startswith("timings: ") for line in lines)
     assert lines[-1] == "outcome " + outcome["id"]
+
+
+def test_a_deploy_that_ends_older_than_the_live_release_warns_about_the_downgrade() -> None:
+    outcome = oc.build_outcome(
+        facts(
+            verdict=HEALTHY,
+            release={"id": "1.0.0-0123456789", "version": "1.0.0"},
+            live_before="2.0.0-abcdef0123",
+            live_before_version="2.0.0",
+            live_after="1.0.0-0123456789",
+        )
+    )
+    VALIDATOR.validate(outcome)
+    assert outcome["status"] == "success"
+    assert outcome["warnings"] == [
+        "downgrade: 2.0.0 -> 1.0.0 (the live release was newer): release 1.0.0-0123456789 replaced 2.0.0-abcdef0123; "
+        "if a newer deploy was meant to win, deploy it again"
+    ]
+    assert oc.summary_lines(outcome)[1].startswith("WARNING: downgrade: 2.0.0 -> 1.0.0")
+
+
+@pytest.mark.parametrize(
+    "new, live, went_live",
+    [
+        ("2.0.0", "1.0.0", True),  # an upgrade
+        ("2.0", "2.0.0", True),  # the same release numbers
+        ("1.0.0", None, True),  # nothing was live
+        ("1.0.0", "2.0.0", False),  # rolled back: the older release never stayed live
+        ("nightly", "2.0.0", True),  # no release numbers to compare
+    ],
+)
+def test_no_downgrade_warning_otherwise(new: str, live: Optional[str], went_live: bool) -> None:
+    release_id = f"{new}-0123456789"
+    outcome = oc.build_outcome(
+        facts(
+            verdict=HEALTHY,
+            release={"id": release_id, "version": new},
+            live_before="prev-abcdef0123" if live else None,
+            live_before_version=live,
+            live_after=release_id if went_live else "prev-abcdef0123",
+        )
+    )
+    assert "warnings" not in outcome
+
+
+def test_versions_compare_by_their_release_numbers() -> None:
+    assert oc.is_older("1.9.0", "1.10.0") and oc.is_older("v1.2", "1.2.1")
+    assert not oc.is_older("1.10.0", "1.9.0") and not oc.is_older("1.0", "1.0.0") and not oc.is_older(None, "1.0")
+
+
+def test_a_rollback_that_passed_over_a_missing_release_says_which_and_why() -> None:
+    skipped = [{"id": "1.5.0-aaaaaaaaaa", "reason": "it no longer exists on the host (removed by hand, or pruned)"}]
+    rollback = dict(ROLLBACK_VERIFIED, skipped=skipped)
+    outcome = oc.build_outcome(facts(verdict=UNHEALTHY, failure={"phase": "verify"}, rollback=rollback))
+    VALIDATOR.validate(outcome)
+    assert outcome["status"] == "rolled_back"
+    assert outcome["warnings"] == [
+        "rollback skipped release 1.5.0-aaaaaaaaaa: it no longer exists on the host (removed by hand, or pruned)"
+    ]

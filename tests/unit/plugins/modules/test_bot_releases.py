@@ -70,3 +70,25 @@ def test_describe_and_format(tmp_path: Path) -> None:
     assert by_id["v3-c"]["status"] == "bad" and by_id["v3-c"]["bad_reason"] == "never joined"
     lines = bot_releases.format_table(rows)
     assert "LIVE" in lines[1] and "BAD" in lines[0] and "never joined" in lines[0]
+
+
+def test_a_rollback_names_the_stack_entries_it_passes_over(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The live stack says r1, r2, r3, r4 (live); r3 was removed by hand and r2 is bad: "previous" is r1, and the
+    missing r3 is named with why (bad releases are skipped by design, not listed)."""
+    for built, release_id in enumerate(["r1", "r2", "r4"], start=1):
+        make_release(tmp_path, "chan", release_id, built)
+    layout = ChannelLayout(str(tmp_path), "chan")
+    switch_current(layout, "r4")
+    state = st.load_state(layout)
+    state["stack"] = ["r1", "r2", "r3", "r4"]
+    st.mark_bad(state, "r2", "command_round_trip: no reply")
+    st.save_state(layout, state)
+    failed, out = run(bot_releases, capsys, {"channel": "chan", "root": str(tmp_path)})
+    assert not failed and out["previous_good"] == "r1"
+    assert out["previous_skipped"] == [
+        {"id": "r3", "reason": "it no longer exists on the host (removed by hand, or pruned)"}
+    ]
+    # Nothing is passed over when the top of the stack is usable.
+    state["stack"] = ["r1", "r3", "r2", "r4"]
+    st.save_state(layout, state)
+    assert bot_releases.skipped_for_rollback(st.load_state(layout), scan_releases(layout), "r1") == []
