@@ -1,6 +1,8 @@
 """Build an example bot's wheel with any version: build_wheel.py VERSION OUTDIR [PROJECT].
 
-PROJECT is a directory under examples/ (default ``refbot``; ``chatbot`` is the other one).
+PROJECT is a directory under examples/ (default ``refbot``; ``chatbot`` is the other one), or the path
+of any project directory with a pyproject.toml that has one ``version = "..."`` line
+(scripts/ci/build_bot.py builds a bot repository's checkout this way).
 
 The source is copied to a temporary directory and the version set there, so the
 checked-in tree is never modified. Prints the wheel's path on stdout, and nothing
@@ -37,9 +39,14 @@ def parse_version(text: str) -> str:
         raise ValueError(f"not a PEP 440 version: {text!r}") from None
 
 
+def project_dir(project: str) -> Path:
+    """An example's name (``refbot``) or a project directory's path."""
+    return EXAMPLES / project if project in PROJECTS else Path(project).resolve()
+
+
 def copy_source(destination: Path, project: str = "refbot") -> None:
     shutil.copytree(
-        EXAMPLES / project,
+        project_dir(project),
         destination,
         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "*.pyc"),
     )
@@ -60,8 +67,8 @@ def build_wheel(version: str, outdir: Path, name: str = "refbot") -> Path:
     outdir = outdir.resolve()
     outdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH)
-    with tempfile.TemporaryDirectory(prefix=f"{name}-build-") as tmp:
-        project = Path(tmp) / name
+    with tempfile.TemporaryDirectory(prefix="bot-build-") as tmp:
+        project = Path(tmp) / project_dir(name).name
         copy_source(project, name)
         set_version(project / "pyproject.toml", version)
         if importlib.util.find_spec("setuptools") is None:
@@ -96,8 +103,12 @@ def main(argv: list[str]) -> int:
         print("usage: build_wheel.py VERSION OUTDIR [PROJECT]", file=sys.stderr)
         return 2
     name = argv[2] if len(argv) == 3 else "refbot"
-    if name not in PROJECTS:
-        print(f"build_wheel: unknown project {name!r}; known: {', '.join(PROJECTS)}", file=sys.stderr)
+    if name not in PROJECTS and not (Path(name) / "pyproject.toml").is_file():
+        print(
+            f"build_wheel: {name!r} is neither an example ({', '.join(PROJECTS)})"
+            " nor a directory with a pyproject.toml",
+            file=sys.stderr,
+        )
         return 2
     try:
         version = parse_version(argv[0])

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The ci workflow's quick suite (suite: quick), for runs that exercise the pipeline itself (the act scenarios
+# of `make test` use it so that `make test` does not run inside itself): the workflow invariants and a syntax
+# check of every playbook. The full suite is `sudo make test`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python scripts/ci/check_workflows.py
+for playbook in playbooks/*.yml; do
+  ansible-playbook --syntax-check -i localhost, "$playbook" >/dev/null
+done
+echo "quick-tests: workflow invariants hold; $(ls playbooks/*.yml | wc -l) playbooks pass the syntax check"
