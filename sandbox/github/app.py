@@ -20,13 +20,15 @@ from aiohttp import web
 from sandbox.fault_switch import Fault
 
 from .store import DEFAULT_LOGIN, Store
-from .validation import SeenRequest, SentResponse, Validator
+from .validation import UPLOADS_PREFIX, SeenRequest, SentResponse, Validator
 
 LOG = logging.getLogger("github-standin")
 DOCS = "https://docs.github.com/rest"
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 100
 FAULT_MODES = ("none", "error_500", "slow", "secondary_rate_limit")
+# Where a release asset's bytes are served; GitHub redirects to a signed, token-free URL on another host.
+DOWNLOADS_PREFIX = "/_downloads/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -59,13 +61,18 @@ def login_of(request: web.Request) -> str:
 
 
 def _seen(request: web.Request, body: bytes | None) -> SeenRequest:
+    content_type = (request.headers.get("Content-Type") or "").lower()
+    if request.path.startswith(UPLOADS_PREFIX + "/"):
+        # The description lists only application/octet-stream, but GitHub takes the asset's own
+        # media type (application/zip, ...) and keeps it as the asset's content_type.
+        content_type = "application/octet-stream"
     return SeenRequest(
         method=request.method,
         path=request.path,
         query=list(request.query.items()),
         headers=dict(request.headers),
         body=body,
-        content_type=(request.headers.get("Content-Type") or "").lower(),
+        content_type=content_type,
     )
 
 
@@ -75,6 +82,10 @@ async def github_middleware(request: web.Request, handler: Handler) -> web.Strea
     body = await request.read() if request.can_read_body else None
     record = {"method": request.method, "path": request.path, "query": dict(request.query)}
     state.requests.append(record)
+    if request.path.startswith(DOWNLOADS_PREFIX):
+        download = await handler(request)
+        record["status"] = download.status
+        return download
     refused = _authenticate(request, state)
     if refused is None:
         refused = await _apply_fault(request, state)
@@ -338,6 +349,26 @@ async def upload_asset(request: web.Request) -> web.Response:
     return web.json_response(asset, status=201)
 
 
+async def get_asset(request: web.Request) -> web.Response:
+    """The asset as JSON, or with `Accept: application/octet-stream` a 302 to its bytes, as GitHub does."""
+    found = request.app[STATE].store.asset(_int(request, "asset_id"))
+    if found is None or found[0] != _repo(request):
+        raise web.HTTPNotFound(reason="Not Found")
+    asset = found[1]
+    if "application/octet-stream" in request.headers.get("Accept", ""):
+        location = f"{base_url(request)}{DOWNLOADS_PREFIX}{asset['id']}/{asset['name']}"
+        return web.Response(status=302, headers={"Location": location})
+    return web.json_response(asset)
+
+
+async def download_asset(request: web.Request) -> web.Response:
+    store = request.app[STATE].store
+    data = store.asset_data.get(_int(request, "asset_id"))
+    if data is None:
+        raise web.HTTPNotFound(reason="Not Found")
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
 async def not_served(request: web.Request) -> web.Response:
     return error(404, "Not Found (the stand-in does not serve this endpoint)")
 
@@ -363,6 +394,8 @@ def build_api_app(state: State) -> web.Application:
         ("GET", f"{repo}/releases/tags/{{tag}}", get_release_by_tag),
         ("GET", f"{repo}/releases/{{release_id}}", get_release),
         ("GET", f"{repo}/releases/{{release_id}}/assets", list_assets),
+        ("GET", f"{repo}/releases/assets/{{asset_id}}", get_asset),
+        ("GET", f"{DOWNLOADS_PREFIX}{{asset_id}}/{{name}}", download_asset),
         ("POST", f"/uploads{repo}/releases/{{release_id}}/assets", upload_asset),
     ]
     for method, path, handler in routes:

@@ -38,6 +38,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/repos/{owner}/{repo}/releases/{release_id}"),
     ("get", "/repos/{owner}/{repo}/releases/tags/{tag}"),
     ("get", "/repos/{owner}/{repo}/releases/{release_id}/assets"),
+    ("get", "/repos/{owner}/{repo}/releases/assets/{asset_id}"),
     ("post", "/repos/{owner}/{repo}/releases/{release_id}/assets"),
 )
 

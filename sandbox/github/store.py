@@ -211,6 +211,14 @@ class Store:
         release["object"]["assets"] = list(self.assets[release_id])
         return asset
 
+    def asset(self, asset_id: int) -> tuple[str, dict[str, Any]] | None:
+        """(repo, asset) of an uploaded asset."""
+        for release_id, assets in self.assets.items():
+            for asset in assets:
+                if asset["id"] == asset_id:
+                    return self.releases[release_id]["repo"], asset
+        return None
+
     def summary(self) -> dict[str, Any]:
         """Everything received, for tests (admin API)."""
         return {
