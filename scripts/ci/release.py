@@ -58,7 +58,6 @@ def write_outputs(values: dict[str, str]) -> None:
 
 
 def check_ready_to_bump(repo: Repo, version: str) -> None:
-    require_clean_tree(repo)
     if not tag_exists(repo, f"v{version}"):
         raise ReleaseError(
             f"there is no tag v{version} for the version in the tree ({version}): commitizen counts commits "
@@ -85,6 +84,7 @@ def run_commitizen(repo: Repo) -> subprocess.CompletedProcess[str]:
 
 
 def command_bump(repo: Repo) -> int:
+    require_clean_tree(repo)
     previous = current_version(repo)
     check_ready_to_bump(repo, previous)
     head_before = repo.out("rev-parse", "HEAD")
