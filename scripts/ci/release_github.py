@@ -29,6 +29,14 @@ TIMEOUT_S = 60.0
 NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
+class GitHubRefused(ReleaseError):
+    """GitHub answered with an error status; str() names the fix."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -63,7 +71,7 @@ class GitHub:
             except urllib.error.HTTPError as error:
                 wait = _retry_wait(error, delay)
                 if wait is None or attempt == ATTEMPTS:
-                    raise ReleaseError(self._refusal(method, url, error)) from None
+                    raise GitHubRefused(error.code, self._refusal(method, url, error)) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
                 if attempt == ATTEMPTS:
                     reason = getattr(error, "reason", error)
@@ -112,8 +120,8 @@ class GitHub:
     def release_by_tag(self, tag: str) -> dict[str, Any] | None:
         try:
             return self.json("GET", f"{self.repo_url}/releases/tags/{quote(tag)}").data
-        except ReleaseError as error:
-            if " answered 404 " in str(error):
+        except GitHubRefused as refused:
+            if refused.status == 404:
                 return None
             raise
 

@@ -68,7 +68,7 @@ def _import_head(target: Path) -> None:
     shutil.copy2(REPO_ROOT / ".cz.toml", target / ".cz.toml")
 
 
-def _template(root: Path, baseline: bool) -> Checkout:
+def _template(root: Path) -> Checkout:
     origin, work = root / "origin.git", root / "work"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
     work.mkdir()
@@ -79,19 +79,16 @@ def _template(root: Path, baseline: bool) -> Checkout:
     # Relative, so a copy of the pair next to each other still points at its own origin.
     git(work, "remote", "add", "origin", "../origin.git")
     checkout = Checkout(work, origin)
-    if baseline:
-        result = checkout.release("baseline")
-        assert result.returncode == 0, result.stderr
+    result = checkout.release("baseline")
+    assert result.returncode == 0, result.stderr
     git(work, "push", "-q", "--follow-tags", "origin", "main")
     return checkout
 
 
 @pytest.fixture(scope="session")
-def checkout_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Checkout]:
-    """Built once: a checkout right after `release.py baseline` (True) and one before it (False)."""
-    return {
-        baseline: _template(tmp_path_factory.mktemp(f"template-{baseline}"), baseline) for baseline in (True, False)
-    }
+def checkout_template(tmp_path_factory: pytest.TempPathFactory) -> Checkout:
+    """Built once: this repository imported in one commit, then `release.py baseline` (tag v0.1.0), pushed."""
+    return _template(tmp_path_factory.mktemp("template"))
 
 
 def copy_checkout(template: Checkout, destination: Path) -> Checkout:
@@ -100,9 +97,14 @@ def copy_checkout(template: Checkout, destination: Path) -> Checkout:
 
 
 @pytest.fixture
-def new_checkout(tmp_path: Path, checkout_templates: dict[bool, Checkout]) -> Callable[..., Checkout]:
+def new_checkout(tmp_path: Path, checkout_template: Checkout) -> Callable[..., Checkout]:
     def copy(baseline: bool = True, name: str = "repo") -> Checkout:
-        return copy_checkout(checkout_templates[baseline], tmp_path / name)
+        checkout = copy_checkout(checkout_template, tmp_path / name)
+        if not baseline:
+            # Back to the state before `release.py baseline` (locally; origin keeps it).
+            checkout.git("tag", "-d", "v0.1.0")
+            checkout.git("reset", "-q", "--hard", "HEAD~1")
+        return checkout
 
     return copy
 
