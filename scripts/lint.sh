@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every static check in one command: ruff, yamllint, ansible-lint (production
-# profile), ansible-test sanity, and a collection build that installs and resolves.
+# Every static check in one command: ruff, yamllint, the workflows (actionlint, zizmor,
+# scripts/ci/check_workflows.py), ansible-lint (production profile), ansible-test sanity,
+# and a collection build that installs and resolves.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -18,6 +19,9 @@ ruff format --check plugins sandbox examples tests scripts || {
 
 step "yamllint"
 yamllint -s .
+
+step "workflows (actionlint, zizmor, the pipeline's invariants)"
+scripts/ci/lint-workflows.sh
 
 step "ansible-lint (production profile)"
 ansible-lint --profile production

@@ -1,8 +1,10 @@
 """Run one cytube.shipit playbook for one channel from a workflow job: inputs in, ansible-playbook out.
 
-    shipit_run.py deploy   --inventory INV --channel CH --hosts H1:H2 --bot-source WHEEL [--pr-number N]
-    shipit_run.py rollback --inventory INV --channel CH --hosts H1 --target previous|list|ID [--emergency true]
-    shipit_run.py verify   --inventory INV --channel CH --hosts H1
+    shipit_run.py deploy   --inventory INV --channel CH [--hosts H1:H2] --bot-source WHEEL [--pr-number N]
+    shipit_run.py rollback --inventory INV --channel CH [--hosts H1] --target previous|list|ID [--emergency true]
+    shipit_run.py verify   --inventory INV --channel CH [--hosts H1]
+
+Without --hosts, the channel's hosts come from the inventory (scripts/ci/channels.py's rule).
 
 Every value reaches Ansible as one JSON ``--extra-vars`` document, never through a shell or a Jinja
 string, so a workflow input cannot inject anything; the playbook's own input checks (run_inputs) judge
@@ -36,7 +38,9 @@ def parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name)
         command.add_argument("--inventory", required=True)
         command.add_argument("--channel", required=True)
-        command.add_argument("--hosts", required=True, help="host pattern: the channel's hosts, ':'-separated")
+        command.add_argument(
+            "--hosts", default="", help="the channel's hosts, ':'-separated (default: from the inventory)"
+        )
         command.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
         if name == "deploy":
             command.add_argument("--bot-source", required=True)
@@ -57,6 +61,14 @@ def extra_vars(args: argparse.Namespace) -> dict[str, Any]:
         values["rollback_to"] = args.target.strip() or "previous"
         values["rollback_emergency"] = str(args.emergency).strip().lower() in TRUE_WORDS
     return values
+
+
+def channel_hosts(inventory: str, channel: str) -> str:
+    """The hosts that serve ``channel`` in ``inventory`` (scripts/ci/channels.py's rule)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from channels import inventory_list, matrix
+
+    return matrix(inventory_list(inventory), [channel])[0]["hosts"]
 
 
 def command(args: argparse.Namespace) -> list[str]:
@@ -83,6 +95,12 @@ def add_job_summary() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if not args.hosts:
+        try:
+            args.hosts = channel_hosts(args.inventory, args.channel)
+        except Exception as exc:  # ChannelError, named by its message
+            print(f"shipit_run: {exc}", file=sys.stderr)
+            return 2
     argv_out = command(args)
     if args.dry_run:
         print(json.dumps(argv_out))

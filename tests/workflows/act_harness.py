@@ -175,4 +175,7 @@ class Act:
         done = subprocess.run(
             argv, cwd=repo.path, capture_output=True, text=True, env=env, timeout=ACT_TIMEOUT_S, check=False
         )
-        return ActRun(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
+        log = done.stdout + done.stderr
+        # Kept beside the secrets file for whoever debugs a failed scenario (the workflows mask the secrets).
+        (self.workdir / f"{event_file.stem}-{workflow}.log").write_text(log, encoding="utf-8")
+        return ActRun(done.returncode, log, time.monotonic() - started)

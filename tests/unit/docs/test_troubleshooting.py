@@ -36,3 +36,23 @@ def test_each_failure_links_to_a_section(name: str) -> None:
     link = troubleshooting_link(name)
     assert link.startswith("docs/troubleshooting.md#")
     assert link.split("#", 1)[1] in anchors(), f"{name}: add a section for it to docs/troubleshooting.md"
+
+
+CI_SCRIPTS = DOC.parents[1] / "scripts" / "ci"
+#: How the scripts of scripts/ci/ prefix their errors: `print(f"channels: ...")`, `echo "setup-controller: ..."`.
+ERROR_PREFIX_RE = re.compile(r'(?:print\(f?|echo |fail |ReleaseError\(f?)"([a-z_.-]+): ')
+
+
+def workflow_error_prefixes() -> set[str]:
+    found = set()
+    for script in CI_SCRIPTS.iterdir():
+        if script.suffix in (".py", ".sh"):
+            found |= set(ERROR_PREFIX_RE.findall(script.read_text(encoding="utf-8")))
+    return found - {"quick-tests", "actionlint"}  # progress lines, not errors
+
+
+def test_every_workflow_script_that_prints_errors_has_a_section() -> None:
+    prefixes = workflow_error_prefixes()
+    assert {"setup-controller", "channels", "build_bot", "fetch_release", "fork_notice"} <= prefixes
+    missing = {name for name in prefixes if re.sub(r"[^a-z0-9 _-]", "", name) not in anchors()}
+    assert not missing, f"add a '### <name>' section under 'Workflow errors' in docs/troubleshooting.md for {missing}"
