@@ -145,8 +145,11 @@ def command_push(repo: Repo) -> int:
 
 
 def command_baseline(repo: Repo) -> int:
-    """Date the changelog's 'unreleased' heading of the tree's version, commit it and tag vX.Y.Z."""
-    require_clean_tree(repo)
+    """Date the changelog's 'unreleased' heading of the tree's version, commit it and tag vX.Y.Z.
+
+    Only CHANGELOG.md goes into the commit, so other uncommitted work may stay in the tree.
+    """
+    require_clean_tree(repo, CHANGELOG)
     version = current_version(repo)
     tag = f"v{version}"
     if tag_exists(repo, tag):

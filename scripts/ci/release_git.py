@@ -100,9 +100,9 @@ def tag_exists(repo: Repo, tag: str) -> bool:
     return repo.git("rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False).returncode == 0
 
 
-def require_clean_tree(repo: Repo) -> None:
+def require_clean_tree(repo: Repo, *paths: str) -> None:
     """commitizen commits with `git commit -a`: a local change would ride along in the release commit."""
-    changed = repo.out("status", "--porcelain", "--untracked-files=no")
+    changed = repo.out("status", "--porcelain", "--untracked-files=no", "--", *paths)
     if changed:
         raise ReleaseError(f"the working tree has uncommitted changes, release from a clean checkout:\n{changed}")
 
