@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import release
 from release_git import PYPROJECT_VERSION, ReleaseError
-from release_github import GitHub
+from release_github import GitHub, _retry_wait
 
 from sandbox.github.harness import Running, start_github
 from sandbox.github.spec import DEFAULT_SPEC
@@ -395,3 +395,23 @@ def test_an_error_carrying_the_token_is_redacted(
     assert release.main(["push"]) == 1
     said = capsys.readouterr()
     assert TOKEN not in said.out + said.err and "x-access-token:***@" in said.err
+
+
+def test_no_answer_is_retried_with_backoff_then_named() -> None:
+    waits: list[float] = []
+    github = GitHub("http://127.0.0.1:9", REPOSITORY, TOKEN, sleep=waits.append)
+    with pytest.raises(ReleaseError, match="no answer from GitHub after 4 attempts") as raised:
+        github.json("GET", f"{github.repo_url}/releases/tags/v0.2.0")
+    assert waits == [1.0, 2.0, 4.0] and TOKEN not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "wait"),
+    [(502, None, 1.0), (403, "7", 7.0), (429, "3600", 60.0), (403, None, None), (404, None, None), (422, None, None)],
+)
+def test_which_refusals_are_retried(status: int, retry_after: str | None, wait: float | None) -> None:
+    headers = email.message.Message()
+    if retry_after:
+        headers["Retry-After"] = retry_after
+    error = urllib.error.HTTPError("https://api.github.com/x", status, "refused", headers, io.BytesIO(b"{}"))
+    assert _retry_wait(error, 1.0) == wait
