@@ -1041,9 +1041,10 @@ class Probe:
 
     def run(self, url: str, through: str = ROUND_CHECK) -> None:
         """The steps in order, each only after the previous passed, up to ``through``."""
-        if not (self.connect(url) and self.join_and_login()) or through == "login":
+        # "login" (the deploy pre-flight) includes the rank: all the probe account itself must bring.
+        if not (self.connect(url) and self.join_and_login() and self.probe_rank_ok()) or through == "login":
             return
-        if not (self.probe_rank_ok() and self.bot_present()) or through != ROUND_CHECK:
+        if not self.bot_present() or through != ROUND_CHECK:
             return
         if self.cfg.mode == PRESENCE_MODE:
             self.bot_stays()
@@ -1191,7 +1192,7 @@ def check_login(
     limiter: Optional[Any] = None,
     session_factory: SessionFactory = CytubeSession,
 ) -> List[CheckResult]:
-    """``connect``, ``join`` and ``login`` on ONE connection, nothing more.
+    """``connect``, ``join``, ``login`` and (with ``probe_rank``) ``probe_rank`` on ONE connection, nothing more.
 
     The deploy pre-flight uses it to prove, before anything changes, that the probe
     account can do what the verification will need. It takes one connection token.

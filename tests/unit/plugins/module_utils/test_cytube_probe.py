@@ -934,3 +934,15 @@ def test_presence_mode_lost_connection_in_the_window_is_inconclusive() -> None:
     world.handle = handle  # type: ignore[method-assign]
     report = run(world, config(mode="presence", repeat=3, interval=0.5))
     assert report.verdict == cp.INCONCLUSIVE and report.failed_check == "bot_stays", report.msg
+
+
+def test_the_preflight_login_check_includes_the_probe_rank() -> None:
+    world = ModesCytube(probe_rank=1)
+    checks = cp.check_login(pm_config(), "http://cytube.test:1337", cp.NoLimit(), world.session_factory)
+    assert [(c.name, c.ok) for c in checks] == [
+        ("connect", True),
+        ("join", True),
+        ("login", True),
+        ("probe_rank", False),
+    ]
+    assert not [e for e in world.emitted if e[0] == "pm"]
