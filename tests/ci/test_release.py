@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO_ROOT, Checkout, copy_checkout
+from release_harness import REPO_ROOT, Checkout, copy_checkout
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "ci"))
 sys.path.insert(0, str(REPO_ROOT))
