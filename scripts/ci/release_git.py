@@ -173,4 +173,9 @@ def push_release(repo: Repo, branch: str, tag: str) -> None:
             f"someone pushed to {branch} while the release ran, or {tag} already exists there. "
             f"Re-run the release workflow on the new {branch}.\n{said}"
         )
+    if "protected branch" in said or "[remote rejected]" in said:
+        raise ReleaseError(
+            f"origin refused {branch} or {tag} (nothing was pushed, the push is atomic): branch or tag protection "
+            f"must let the release job push its bump commit and tag (see docs/deployment.md, Releases).\n{said}"
+        )
     raise ReleaseError(f"git push to origin failed: {said}")

@@ -166,6 +166,17 @@ def test_push_when_origin_moved_pushes_nothing_and_says_rerun(new_checkout: Call
     assert "v0.2.0" not in checkout.origin_git("tag")
 
 
+def test_push_refused_by_branch_protection_names_it(checkout: Checkout) -> None:
+    checkout.commit("fix: one")
+    assert checkout.release("bump").returncode == 0
+    hook = checkout.origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'GH006: Protected branch update failed for refs/heads/main.' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    result = checkout.release("push")
+    assert result.returncode == 1 and "branch or tag protection must let the release job push" in result.stderr
+    assert "v0.1.1" not in checkout.origin_git("tag")
+
+
 def test_push_without_a_release_tag_at_head_is_refused(checkout: Checkout) -> None:
     checkout.commit("docs: nothing to release")
     result = checkout.release("push")
