@@ -5,7 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python scripts/ci/check_workflows.py
-for playbook in playbooks/*.yml; do
-  ansible-playbook --syntax-check -i localhost, "$playbook" >/dev/null
-done
-echo "quick-tests: workflow invariants hold; $(ls playbooks/*.yml | wc -l) playbooks pass the syntax check"
+playbooks=(playbooks/*.yml)
+ansible-playbook --syntax-check -i localhost, "${playbooks[@]}" >/dev/null
+echo "quick-tests: workflow invariants hold; ${#playbooks[@]} playbooks pass the syntax check"
