@@ -6,12 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from release_harness import Checkout, build_template, copy_checkout
+from release_harness import Checkout, build_template, copy_checkout, undo_baseline
 
 
 @pytest.fixture(scope="session")
 def checkout_template(tmp_path_factory: pytest.TempPathFactory) -> Checkout:
-    """Built once: this repository imported in one commit, then `release.py baseline` (tag v0.1.0), pushed."""
+    """Built once: this repository imported in one commit, its version tagged (`release.py baseline`), pushed."""
     return build_template(tmp_path_factory.mktemp("template"))
 
 
@@ -20,9 +20,7 @@ def new_checkout(tmp_path: Path, checkout_template: Checkout) -> Callable[..., C
     def copy(baseline: bool = True, name: str = "repo") -> Checkout:
         checkout = copy_checkout(checkout_template, tmp_path / name)
         if not baseline:
-            # Back to the state before `release.py baseline` (locally; origin keeps it).
-            checkout.git("tag", "-d", "v0.1.0")
-            checkout.git("reset", "-q", "--hard", "HEAD~1")
+            undo_baseline(checkout)
         return checkout
 
     return copy

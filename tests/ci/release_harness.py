@@ -6,14 +6,18 @@ A module of its own (not conftest) so the test module can import it in a full py
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RELEASE = REPO_ROOT / "scripts" / "ci" / "release.py"
+# The version in the tree the tests start from (this repository's, today 0.1.0).
+BASE = tomllib.loads((REPO_ROOT / ".cz.toml").read_text())["tool"]["commitizen"]["version"]
 AUTHOR = ("-c", "user.name=Test Author", "-c", "user.email=author@example.invalid")
 
 
@@ -79,10 +83,31 @@ def build_template(root: Path) -> Checkout:
     # Relative, so a copy of the pair next to each other still points at its own origin.
     git(work, "remote", "add", "origin", "../origin.git")
     checkout = Checkout(work, origin)
-    result = checkout.release("baseline")
-    assert result.returncode == 0, result.stderr
+    if re.search(r"^#+ .*unreleased", (work / "CHANGELOG.md").read_text(), re.MULTILINE | re.IGNORECASE):
+        result = checkout.release("baseline")
+        assert result.returncode == 0, result.stderr
+    else:
+        # This repository is past its baseline: the imported commit is the release of its version.
+        git(work, "tag", "-a", f"v{BASE}", "-m", f"v{BASE}")
     git(work, "push", "-q", "--follow-tags", "origin", "main")
     return checkout
+
+
+def undo_baseline(checkout: Checkout) -> None:
+    """Back to before `release.py baseline`: no tag for the version, its changelog heading 'unreleased'."""
+    checkout.git("tag", "-d", f"v{BASE}")
+    changelog = checkout.work / "CHANGELOG.md"
+    heading = re.compile(rf"^(#+) v{re.escape(BASE)} \(.*\)$", re.MULTILINE)
+    text, count = heading.subn(rf"\1 {BASE} (unreleased)", changelog.read_text())
+    assert count == 1, f"no heading for v{BASE} in the imported CHANGELOG.md"
+    changelog.write_text(text)
+    checkout.git("commit", "-q", "-am", "chore: the changelog as it was before the baseline")
+
+
+def next_version(version: str, part: str) -> str:
+    major, minor, patch = (int(n) for n in version.split("."))
+    bumped = {"major": (major + 1, 0, 0), "minor": (major, minor + 1, 0), "patch": (major, minor, patch + 1)}[part]
+    return ".".join(str(n) for n in bumped)
 
 
 def copy_checkout(template: Checkout, destination: Path) -> Checkout:

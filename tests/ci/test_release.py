@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from release_harness import REPO_ROOT, Checkout, copy_checkout
+from release_harness import BASE, REPO_ROOT, Checkout, copy_checkout, next_version
 
 sys.path.insert(0, str(REPO_ROOT / "scripts" / "ci"))
 sys.path.insert(0, str(REPO_ROOT))
@@ -27,6 +27,8 @@ from sandbox.github.spec import DEFAULT_SPEC
 
 TOKEN = "ghs_releaseJobToken0123456789abcdef"
 REPOSITORY = "cytube/shipit"
+MINOR = next_version(BASE, "minor")
+PATCH = next_version(BASE, "patch")
 ORIGINAL_CHANGELOG_LINE = "- Collection skeleton that runs from a checkout"
 
 
@@ -47,14 +49,15 @@ def versions(checkout: Checkout) -> tuple[str, str]:
 def test_bump_takes_the_increment_from_conventional_commits(checkout: Checkout) -> None:
     """Each step is its own release: the increment comes from the commits since the previous tag."""
     steps = [
-        ("fix: reconnect after a kick", "0.1.1"),
-        ("perf: one socketconfig fetch per run", "0.1.2"),
-        ("feat(refbot): answer !uptime", "0.2.0"),
-        ("feat!: channels are named by URL", "1.0.0"),
-        ("refactor: settings in one place\n\nBREAKING CHANGE: bot_channel is now required", "2.0.0"),
+        ("fix: reconnect after a kick", "patch"),
+        ("perf: one socketconfig fetch per run", "patch"),
+        ("feat(refbot): answer !uptime", "minor"),
+        ("feat!: channels are named by URL", "major"),
+        ("refactor: settings in one place\n\nBREAKING CHANGE: bot_channel is now required", "major"),
     ]
-    previous = "0.1.0"
-    for message, version in steps:
+    previous = BASE
+    for message, part in steps:
+        version = next_version(previous, part)
         checkout.commit("docs: a note that releases nothing")
         checkout.commit(message)
         result = checkout.release("bump")
@@ -85,7 +88,7 @@ def test_bump_writes_github_output_the_changelog_section_and_keeps_the_old_conte
     assert outputs(github_output.read_text()) == {"earlier": "kept", **outputs(result.stdout)}
     assert checkout.git("log", "-1", "--format=%an <%ae> %cn") == "Ada <ada@example.invalid> Ada"
     changelog = (checkout.work / "CHANGELOG.md").read_text()
-    new, old = changelog.index("## v0.2.0 ("), changelog.index("## v0.1.0 (")
+    new, old = changelog.index(f"## v{MINOR} ("), changelog.index(f"## v{BASE} (")
     assert changelog.startswith("# Changelog\n") and new < old
     section = changelog[new:old]
     assert "- **refbot**: answer !uptime" in section and "- reconnect after a kick" in section
@@ -103,8 +106,8 @@ def test_nothing_releasable_is_released_false_and_changes_nothing(checkout: Chec
     assert result.returncode == 0, result.stderr
     assert outputs(result.stdout)["released"] == "false"
     assert "released=false\n" in github_output.read_text()
-    assert checkout.git("rev-parse", "HEAD") == head and versions(checkout) == ("0.1.0", "0.1.0")
-    assert checkout.git("tag") == "v0.1.0"
+    assert checkout.git("rev-parse", "HEAD") == head and versions(checkout) == (BASE, BASE)
+    assert checkout.git("tag") == f"v{BASE}"
 
 
 def test_bump_refuses_without_the_baseline_tag_and_baseline_keeps_the_changelog(
@@ -113,27 +116,27 @@ def test_bump_refuses_without_the_baseline_tag_and_baseline_keeps_the_changelog(
     checkout = new_checkout(baseline=False)
     checkout.commit("feat: something")
     refused = checkout.release("bump")
-    assert refused.returncode == 1 and "no tag v0.1.0" in refused.stderr and "release.py baseline" in refused.stderr
+    assert refused.returncode == 1 and f"no tag v{BASE}" in refused.stderr and "release.py baseline" in refused.stderr
     assert "(unreleased)" in (checkout.work / "CHANGELOG.md").read_text()
     assert checkout.release("baseline").returncode == 0
     assert outputs(checkout.release("bump").stdout)["released"] == "false", "the baseline includes what came before"
     checkout.commit("feat: something after the baseline")
-    assert outputs(checkout.release("bump").stdout)["version"] == "0.2.0"
+    assert outputs(checkout.release("bump").stdout)["version"] == MINOR
     changelog = (checkout.work / "CHANGELOG.md").read_text()
     assert "unreleased" not in changelog and ORIGINAL_CHANGELOG_LINE in changelog
-    assert changelog.index("## v0.2.0 (") < changelog.index("## v0.1.0 (")
+    assert changelog.index(f"## v{MINOR} (") < changelog.index(f"## v{BASE} (")
 
 
 def test_bump_refuses_a_dirty_tree_and_disagreeing_versions(checkout: Checkout) -> None:
     checkout.commit("fix: one")
     galaxy = checkout.work / "galaxy.yml"
-    galaxy.write_text(galaxy.read_text().replace("version: 0.1.0", "version: 0.1.5"))
+    galaxy.write_text(galaxy.read_text().replace(f"version: {BASE}", "version: 9.9.9"))
     dirty = checkout.release("bump")
     assert dirty.returncode == 1 and "uncommitted changes" in dirty.stderr and "galaxy.yml" in dirty.stderr
     checkout.git("commit", "-q", "-am", "chore: set a version by hand")
     disagree = checkout.release("bump")
     assert disagree.returncode == 1
-    assert "galaxy.yml: 0.1.5" in disagree.stderr and ".cz.toml: 0.1.0" in disagree.stderr
+    assert "galaxy.yml: 9.9.9" in disagree.stderr and f".cz.toml: {BASE}" in disagree.stderr
 
 
 # --- push ---------------------------------------------------------------------------------------
@@ -146,8 +149,8 @@ def test_push_lands_the_bump_commit_and_tag_in_origin(checkout: Checkout) -> Non
     assert result.returncode == 0, result.stderr
     head = checkout.git("rev-parse", "HEAD")
     assert checkout.origin_git("rev-parse", "refs/heads/main") == head
-    assert checkout.origin_git("rev-parse", "v0.2.0^{commit}") == head
-    assert checkout.origin_git("cat-file", "-t", "v0.2.0") == "tag"
+    assert checkout.origin_git("rev-parse", f"v{MINOR}^{{commit}}") == head
+    assert checkout.origin_git("cat-file", "-t", f"v{MINOR}") == "tag"
     release_bot = "cytube-shipit-release <release@cytube-shipit.invalid>"
     assert checkout.origin_git("log", "-1", "--format=%an <%ae>", "main") == release_bot
 
@@ -163,7 +166,7 @@ def test_push_when_origin_moved_pushes_nothing_and_says_rerun(new_checkout: Call
     result = checkout.release("push")
     assert result.returncode == 1
     assert "Re-run the release workflow" in result.stderr and "nothing was pushed" in result.stderr
-    assert "v0.2.0" not in checkout.origin_git("tag")
+    assert f"v{MINOR}" not in checkout.origin_git("tag")
 
 
 def test_push_refused_by_branch_protection_names_it(checkout: Checkout) -> None:
@@ -174,7 +177,7 @@ def test_push_refused_by_branch_protection_names_it(checkout: Checkout) -> None:
     hook.chmod(0o755)
     result = checkout.release("push")
     assert result.returncode == 1 and "branch or tag protection must let the release job push" in result.stderr
-    assert "v0.1.1" not in checkout.origin_git("tag")
+    assert f"v{PATCH}" not in checkout.origin_git("tag")
 
 
 def test_push_without_a_release_tag_at_head_is_refused(checkout: Checkout) -> None:
@@ -190,7 +193,7 @@ needs_spec = pytest.mark.skipif(not DEFAULT_SPEC.is_file(), reason="run scripts/
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory, checkout_template: Checkout) -> Checkout:
-    """One release (v0.2.0), bumped and pushed, shared by the publish tests."""
+    """One minor release, bumped and pushed, shared by the publish tests."""
     checkout = copy_checkout(checkout_template, tmp_path_factory.mktemp("released") / "repo")
     checkout.commit("feat(refbot): answer !uptime")
     checkout.commit("fix: reconnect after a kick")
@@ -205,8 +208,8 @@ def assets(released: Checkout, tmp_path_factory: pytest.TempPathFactory) -> Path
     result = released.release("assets", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert [Path(line).name for line in result.stdout.splitlines()] == [
-        "cytube-shipit-0.2.0.tar.gz",
-        "cytube_refbot-0.2.0-py3-none-any.whl",
+        f"cytube-shipit-{MINOR}.tar.gz",
+        f"cytube_refbot-{MINOR}-py3-none-any.whl",
         "SHA256SUMS",
     ]
     return out
@@ -229,7 +232,7 @@ def stand_in(github: Running) -> Iterator[Running]:
 
 def publish(checkout: Checkout, github: Running, assets: Path, token: str = TOKEN) -> tuple[int, str]:
     env = {"GITHUB_TOKEN": token, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": github.url}
-    result = checkout.release("publish", "--tag", "v0.2.0", "--assets", str(assets), **env)
+    result = checkout.release("publish", "--tag", f"v{MINOR}", "--assets", str(assets), **env)
     return result.returncode, result.stdout + result.stderr
 
 
@@ -250,7 +253,7 @@ def uploads(github: Running) -> list[str]:
 
 def test_sha256sums_lists_the_wheel_and_the_collection(assets: Path) -> None:
     listed = sums(assets)
-    assert sorted(listed) == ["cytube-shipit-0.2.0.tar.gz", "cytube_refbot-0.2.0-py3-none-any.whl"]
+    assert sorted(listed) == [f"cytube-shipit-{MINOR}.tar.gz", f"cytube_refbot-{MINOR}-py3-none-any.whl"]
     for name, digest in listed.items():
         assert hashlib.sha256((assets / name).read_bytes()).hexdigest() == digest
 
@@ -262,15 +265,15 @@ def test_publish_creates_the_release_with_the_changelog_notes_and_downloadable_a
     code, said = publish(released, stand_in, assets)
     assert code == 0, said
     [release] = stand_in.state()["releases"]
-    assert release["tag_name"] == release["name"] == "v0.2.0" and release["repo"] == REPOSITORY
+    assert release["tag_name"] == release["name"] == f"v{MINOR}" and release["repo"] == REPOSITORY
     assert "- **refbot**: answer !uptime" in release["body"] and "- reconnect after a kick" in release["body"]
-    assert "0.1.0" not in release["body"] and ORIGINAL_CHANGELOG_LINE not in release["body"]
-    assert release["target_commitish"] == released.git("rev-parse", "v0.2.0^{commit}")
+    assert f"v{BASE}" not in release["body"] and ORIGINAL_CHANGELOG_LINE not in release["body"]
+    assert release["target_commitish"] == released.git("rev-parse", f"v{MINOR}^{{commit}}")
     listed = api(stand_in, "GET", f"/repos/{REPOSITORY}/releases/{release['id']}/assets").json()
     types = {asset["name"]: asset["content_type"] for asset in listed}
     assert types == {
-        "cytube-shipit-0.2.0.tar.gz": "application/gzip",
-        "cytube_refbot-0.2.0-py3-none-any.whl": "application/zip",
+        f"cytube-shipit-{MINOR}.tar.gz": "application/gzip",
+        f"cytube_refbot-{MINOR}-py3-none-any.whl": "application/zip",
         "SHA256SUMS": "text/plain",
     }
     downloaded = {
@@ -300,13 +303,13 @@ def test_publish_again_uploads_nothing(released: Checkout, assets: Path, stand_i
     assert code == 0, said
     assert uploads(stand_in) == first and len(first) == 3
     assert len(stand_in.state()["releases"]) == 1
-    assert "release v0.2.0: already there" in said and said.count("kept ") == 3
+    assert f"release v{MINOR}: already there" in said and said.count("kept ") == 3
 
 
 @needs_spec
 def test_publish_completes_a_half_done_release(released: Checkout, assets: Path, stand_in: Running) -> None:
-    release = api(stand_in, "POST", f"/repos/{REPOSITORY}/releases", json={"tag_name": "v0.2.0"}).json()
-    wheel = assets / "cytube_refbot-0.2.0-py3-none-any.whl"
+    release = api(stand_in, "POST", f"/repos/{REPOSITORY}/releases", json={"tag_name": f"v{MINOR}"}).json()
+    wheel = assets / f"cytube_refbot-{MINOR}-py3-none-any.whl"
     upload = release["upload_url"].split("{")[0]
     api(
         stand_in,
@@ -319,12 +322,12 @@ def test_publish_completes_a_half_done_release(released: Checkout, assets: Path,
     code, said = publish(released, stand_in, assets)
     assert code == 0, said
     assert f"kept {wheel.name}" in said
-    assert uploads(stand_in)[1:] == ["cytube-shipit-0.2.0.tar.gz", "SHA256SUMS"]
+    assert uploads(stand_in)[1:] == [f"cytube-shipit-{MINOR}.tar.gz", "SHA256SUMS"]
 
 
 @needs_spec
 def test_publish_refuses_an_uploaded_asset_of_another_size(released: Checkout, assets: Path, stand_in: Running) -> None:
-    release = api(stand_in, "POST", f"/repos/{REPOSITORY}/releases", json={"tag_name": "v0.2.0"}).json()
+    release = api(stand_in, "POST", f"/repos/{REPOSITORY}/releases", json={"tag_name": f"v{MINOR}"}).json()
     upload = release["upload_url"].split("{")[0]
     api(
         stand_in,
@@ -364,9 +367,9 @@ def test_publish_checks_the_assets_before_calling_github(released: Checkout, ass
     broken.mkdir()
     for path in assets.iterdir():
         (broken / path.name).write_bytes(path.read_bytes())
-    (broken / "cytube_refbot-0.2.0-py3-none-any.whl").write_bytes(b"not the wheel")
+    (broken / f"cytube_refbot-{MINOR}-py3-none-any.whl").write_bytes(b"not the wheel")
     env = {"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": "http://127.0.0.1:9"}
-    result = released.release("publish", "--tag", "v0.2.0", "--assets", str(broken), **env)
+    result = released.release("publish", "--tag", f"v{MINOR}", "--assets", str(broken), **env)
     assert result.returncode == 1 and "does not match SHA256SUMS" in result.stderr
 
 
@@ -412,7 +415,7 @@ def test_no_answer_is_retried_with_backoff_then_named() -> None:
     waits: list[float] = []
     github = GitHub("http://127.0.0.1:9", REPOSITORY, TOKEN, sleep=waits.append)
     with pytest.raises(ReleaseError, match="no answer from GitHub after 4 attempts") as raised:
-        github.json("GET", f"{github.repo_url}/releases/tags/v0.2.0")
+        github.json("GET", f"{github.repo_url}/releases/tags/v{MINOR}")
     assert waits == [1.0, 2.0, 4.0] and TOKEN not in str(raised.value)
 
 
