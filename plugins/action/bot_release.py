@@ -45,6 +45,25 @@ def release_id_for(artifact: Dict[str, Any], config: str, command: Any, config_n
     return "%s-%s" % (sanitize_version(str(artifact.get("version") or "0")), digest.hexdigest()[:10])
 
 
+def killed_build_message(result: Dict[str, Any], release_id: str, host: str) -> Optional[str]:
+    """What to say when the build's module gave no result at all: its Python was killed on the host.
+
+    Ansible reports that as "Module result deserialization failed" (no JSON on stdout); what the
+    operator needs is what happened and that nothing live changed (the release is built beside the
+    live one, and the next build removes a release directory that has no RELEASE.json).
+    """
+    if not result.get("failed") or result.get("_ansible_parsed") is not False:
+        return None
+    rc = result.get("rc")
+    how = "exit %s" % rc
+    if isinstance(rc, int) and (rc < 0 or rc > 128):
+        how += ", signal %d" % (-rc if rc < 0 else rc - 128)
+    return (
+        "the build of release %s on %s was killed before it finished (%s: signal/OOM?); nothing live changed; "
+        "re-running cleans up the half-built release" % (release_id, host, how)
+    )
+
+
 def release_path(args: Dict[str, Any], release_id: str) -> str:
     """Where the module puts ``release_id`` on the host (RV(path) of the module)."""
     try:
@@ -134,6 +153,9 @@ class ActionModule(ActionBase):
             built = self._execute_module(MODULE, module_args=module_args, task_vars=task_vars)
         finally:
             self._remove_tmp_path(tmpdir)
+        killed = killed_build_message(built, release_id, str(task_vars.get("inventory_hostname", "the host")))
+        if killed:
+            built["msg"] = killed
         built["uploaded"] = True
         built["artifact_sha256"] = artifact.get("archive_sha256")
         result.update(built)

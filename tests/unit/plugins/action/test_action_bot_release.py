@@ -267,3 +267,37 @@ def test_bad_input_is_refused_before_the_host_is_asked(
     with pytest.raises(AnsibleActionFail, match=message):
         deploy(host, **over)
     assert host.calls == [] and host.transfers == []
+
+
+# --------------------------------------------------------------------------- a build killed on the host
+
+
+def killed(rc: int) -> dict[str, Any]:
+    """What ansible-core returns when the module's Python dies without printing its JSON result."""
+    return {
+        "failed": True,
+        "_ansible_parsed": False,
+        "msg": "Module result deserialization failed. See stdout/stderr for the returned output.",
+        "module_stdout": "",
+        "module_stderr": "",
+        "rc": rc,
+    }
+
+
+@pytest.mark.parametrize(("rc", "signal"), [(137, "exit 137, signal 9"), (-9, "exit -9, signal 9"), (1, "exit 1")])
+def test_a_killed_build_says_what_happened_and_that_nothing_live_changed(
+    deploy: Callable[..., Any], tmp_path: Path, rc: int, signal: str
+) -> None:
+    result, _host = deploy(FakeHost(killed(rc)), known_releases=[])
+    assert result["failed"]
+    assert result["msg"] == (
+        f"the build of release {expected_id(tmp_path)} on the host was killed before it finished "
+        f"({signal}: signal/OOM?); nothing live changed; re-running cleans up the half-built release"
+    )
+    assert "deserialization" not in result["msg"]
+
+
+def test_a_build_that_fails_with_its_own_message_keeps_it(deploy: Callable[..., Any]) -> None:
+    failure = {"failed": True, "msg": "build of release x for channel mychan failed; the live release is untouched"}
+    result, _host = deploy(FakeHost(failure), known_releases=[])
+    assert result["msg"] == failure["msg"]
