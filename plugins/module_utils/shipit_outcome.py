@@ -312,16 +312,29 @@ def is_older(version: Optional[str], than: Optional[str]) -> bool:
     return mine is not None and theirs is not None and mine < theirs
 
 
+#: A release id is ``<version>-<10 hex digits>`` (bot_release); the version is read back from it when not given.
+_RELEASE_ID_VERSION_RE = re.compile(r"^(?P<version>.+)-[0-9a-f]{10}$")
+
+
+def version_of(release: Mapping[str, Any]) -> Optional[str]:
+    """A release's version: given, or read from its id."""
+    if release.get("version"):
+        return str(release["version"])
+    match = _RELEASE_ID_VERSION_RE.match(str(release.get("id") or ""))
+    return match.group("version") if match else None
+
+
 def outcome_warnings(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> List[str]:
     """What an operator must notice although the run did what it was asked (``warnings``)."""
     warnings: List[str] = []
     release = outcome.get("release") or {}
     previous = outcome.get("previous_release") or {}
     went_live = bool(release.get("id")) and facts.get("live_after") == release.get("id")
-    if outcome["kind"] == "deploy" and went_live and is_older(release.get("version"), previous.get("version")):
+    new_version, live_version = version_of(release), version_of(previous)
+    if outcome["kind"] == "deploy" and went_live and is_older(new_version, live_version):
         warnings.append(
             "downgrade: %s -> %s (the live release was newer): release %s replaced %s; if a newer deploy was "
-            "meant to win, deploy it again" % (previous["version"], release["version"], release["id"], previous["id"])
+            "meant to win, deploy it again" % (live_version, new_version, release["id"], previous["id"])
         )
     for skipped in (facts.get("rollback") or {}).get("skipped") or []:
         if isinstance(skipped, Mapping) and skipped.get("id"):

@@ -252,3 +252,16 @@ def test_a_rollback_that_passed_over_a_missing_release_says_which_and_why() -> N
     assert outcome["warnings"] == [
         "rollback skipped release 1.5.0-aaaaaaaaaa: it no longer exists on the host (removed by hand, or pruned)"
     ]
+
+
+def test_the_live_version_is_read_from_its_release_id_when_not_given() -> None:
+    outcome = oc.build_outcome(
+        facts(
+            verdict=HEALTHY,
+            release={"id": "1.0.0-0123456789", "version": "1.0.0"},
+            live_before="2.0.0-abcdef0123",
+            live_after="1.0.0-0123456789",
+        )
+    )
+    assert outcome["warnings"][0].startswith("downgrade: 2.0.0 -> 1.0.0 (the live release was newer)")
+    assert oc.version_of({"id": "1.2.3rc1-0123456789"}) == "1.2.3rc1" and oc.version_of({"id": "custom"}) is None
