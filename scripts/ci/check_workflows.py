@@ -98,7 +98,11 @@ def check_channel_concurrency(path: Path, document: dict[str, Any]) -> list[str]
         return []
     concurrency = (document.get("jobs") or {}).get(job_name, {}).get("concurrency") or {}
     group = str(concurrency.get("group", ""))
-    if not group.startswith("shipit-${{ inputs.environment }}-") or concurrency.get("cancel-in-progress") is not False:
+    per_channel = group in (
+        "shipit-${{ inputs.environment }}-${{ matrix.channel }}",
+        "shipit-${{ inputs.environment }}-${{ inputs.channel }}",
+    )
+    if not per_channel or concurrency.get("cancel-in-progress") is not False:
         return [
             f"{path}: job {job_name} needs concurrency group shipit-<environment>-<channel>, cancel-in-progress: false"
         ]

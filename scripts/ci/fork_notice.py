@@ -40,7 +40,8 @@ def notice(event: dict[str, Any], repository: str) -> str:
             "this pull request was linted and tested but **not deployed** to the test channel.",
             "",
             "A maintainer who has read the changes can deploy them:",
-            f"- **Actions** tab → **test-deploy** → *Run workflow* with `pull-request: {number}`, or",
+            f"- **Actions** tab → **test-deploy** → *Run workflow* with `pr_number: {number}` and `sha`: the",
+            "  full commit SHA you reviewed (exactly that commit is tested and deployed), or",
             f"- `git fetch origin pull/{number}/head:pr-{number} && git push origin pr-{number}` and open a pull",
             f"  request from `{repository}:pr-{number}` (it deploys like any branch of this repository).",
         ]

@@ -30,9 +30,11 @@ check_python() {
 install_venv() {
   local files=("$collection/requirements/deploy.txt") extra
   for extra in ${SHIPIT_EXTRA_REQUIREMENTS:-}; do files+=("$collection/$extra"); done
-  local wanted stamp="$venv/.shipit-deploy.sha256"
+  # One stamp per set of requirement files: jobs with different extras can share one virtualenv.
+  local wanted stamp
   wanted=$(cat "${files[@]}" "$collection/requirements/controller.lock" | sha256sum | cut -d' ' -f1)
-  if [[ -x "$venv/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$wanted" ]]; then
+  stamp="$venv/.shipit-requirements-$wanted"
+  if [[ -x "$venv/bin/python" && -f "$stamp" ]]; then
     echo "setup-controller: $venv is up to date"
     return
   fi
@@ -40,7 +42,7 @@ install_venv() {
   local args=() file
   for file in "${files[@]}"; do args+=(-r "$file"); done
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${args[@]}" -c "$collection/requirements/controller.lock"
-  echo "$wanted" >"$stamp"
+  touch "$stamp"
   echo "setup-controller: installed ${files[*]#"$collection/"} into $venv"
 }
 

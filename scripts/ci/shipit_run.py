@@ -105,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         print(json.dumps(argv_out))
         return 0
-    print("shipit_run: " + " ".join(argv_out[:4]) + " --extra-vars '...'", flush=True)
+    # The extra vars hold names, ids and paths only (passwords come from the environment), so show them.
+    print("shipit_run: " + " ".join(argv_out[:4]) + f" --extra-vars '{argv_out[-1]}'", flush=True)
     returncode = subprocess.run(argv_out, check=False).returncode
     add_job_summary()
     return returncode

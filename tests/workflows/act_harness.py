@@ -22,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV = REPO_ROOT / ".venv"
 ACT = VENV / "bin" / "act"
 GITHUB_API = "http://127.0.0.1:8092"
+GITHUB_ADMIN = "http://127.0.0.1:8093"
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
 CHECKOUT_STANDIN = Path(__file__).resolve().parent / "standins" / "checkout"
 REPOSITORY = "shipit-ci/refbot-pipeline"
@@ -134,7 +135,9 @@ def push_event(ref: str, head_sha: str, message: str) -> dict[str, Any]:
 
 def dispatch_event(inputs: dict[str, Any]) -> dict[str, Any]:
     repo = {"full_name": REPOSITORY, "name": REPOSITORY.split("/")[1], "owner": {"login": REPOSITORY.split("/")[0]}}
-    return {"inputs": inputs, "ref": "refs/heads/main", "repository": repo}
+    # The payload carries every input as a string, as a dispatch from the Actions tab or the API does.
+    as_sent = {name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in inputs.items()}
+    return {"inputs": as_sent, "ref": "refs/heads/main", "repository": repo}
 
 
 @dataclasses.dataclass

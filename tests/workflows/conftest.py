@@ -16,13 +16,12 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from act_harness import REPO_ROOT, Act, ScratchRepo
+from act_harness import GITHUB_ADMIN, REPO_ROOT, Act, ScratchRepo
 
 SANDBOX = REPO_ROOT / "sandbox" / "sandbox"
 STATE_DIR = Path("/run/cytube-shipit/sandbox")
 SECRETS_FILE = REPO_ROOT / "inventories" / "sandbox" / "group_vars" / "all" / "secrets.yml"
 HOST_ADDRESS = "10.231.2.2"  # sandbox-2: the scenarios' bot host (tests/workflows/inventories)
-GITHUB_ADMIN = "http://127.0.0.1:8093"
 WEBHOOKS_ADMIN = "http://127.0.0.1:8095"
 SCENARIO_CHANNELS = ("shipit-bot-test", "shipit-bot")
 INVENTORIES = "tests/workflows/inventories"
@@ -58,9 +57,19 @@ class BotHost:
         self.run(f"systemctl stop 'cytube-bot@{channel}.service' 2>/dev/null; rm -rf /srv/cytube-bots/{channel}; true")
 
 
+def hosts_up() -> int:
+    """How many sandbox hosts run now (`up --hosts N` stops the ones beyond N: never ask for fewer)."""
+    inventory = REPO_ROOT / "inventories" / "sandbox" / "hosts.yml"
+    if not inventory.exists():
+        return 0
+    listed = yaml.safe_load(inventory.read_text(encoding="utf-8"))
+    return len(listed["all"]["children"]["sandbox_hosts"]["hosts"] or {})
+
+
 @pytest.fixture(scope="session")
 def sandbox_up() -> None:
-    done = subprocess.run([str(SANDBOX), "up", "--hosts", "2"], capture_output=True, text=True, timeout=600)
+    count = str(max(2, hosts_up()))
+    done = subprocess.run([str(SANDBOX), "up", "--hosts", count], capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         pytest.fail(f"sandbox up failed: {done.stdout}{done.stderr}")
 

@@ -154,6 +154,12 @@ def test_the_repository_workflows_hold_the_invariants() -> None:
     [
         ("ci.yml", "@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2", "@v4", "pin the action"),
         ("deploy.yml", "cancel-in-progress: false", "cancel-in-progress: true", "concurrency group"),
+        (
+            "rollback.yml",
+            "${{ inputs.channel }}\n      cancel",
+            "${{ github.run_id }}\n      cancel",
+            "concurrency group",
+        ),
         ("rollback.yml", "    timeout-minutes: 20\n", "", "no timeout-minutes"),
         ("test-deploy.yml", "    needs: ci\n", "", "deploys without needs: ci"),
         (
