@@ -209,3 +209,102 @@ def test_a_git_source_without_packaging_metadata_says_what_is_needed(
     text = run.output
     assert "has no packaging metadata" in text and "pyproject.toml" in text and "[project.scripts]" in text, text
     assert shipit.current(CHANNEL) == before
+
+
+# ------------------------------------------------------------------- the other verification modes
+
+#: pm: the chatbot answers the private message "status" from users of rank >= 2; the stand-in's config gives
+#: shipprobe rank 2 in shipit-chatbot (sandbox/cytube.sandbox.json, channel_ranks).
+PM_MODE = {
+    "shipit_verify_mode": "pm",
+    "shipit_verify_command": "status",
+    "shipit_verify_expect": r"^status: up \d+ s, \d+ messages and \d+ users seen$",
+    "shipit_verify_probe_rank": 2,
+}
+#: presence: no message; the channel's command and reply pattern are unset for it.
+PRESENCE_MODE = {"shipit_verify_mode": "presence", "shipit_verify_command": None, "shipit_verify_expect": None}
+
+
+def verdict_checks(run: Run) -> dict[str, dict[str, object]]:
+    return {c["name"]: c for c in run.outcome["verdict"]["checks"]}
+
+
+def test_pm_mode_verifies_the_chatbot_by_its_private_status_answer(shipit: Shipit, on_v1: ChatReleased) -> None:
+    run = shipit.playbook("deploy.yml", CHANNEL, {"shipit_bot_source": str(on_v1.wheels["2.0.0"]), **PM_MODE})
+    assert run.rc == 0, run.explain()
+    assert run.outcome["status"] == "success" and run.outcome["verified"], run.explain()
+    checks = verdict_checks(run)
+    assert checks["probe_rank"]["ok"] and checks["probe_rank"]["seen"] == "rank 2"
+    assert checks["command_round_trip"]["ok"] and "status: up" in str(checks["command_round_trip"]["seen"])
+    journal = shipit.ssh(f"journalctl -u cytube-bot@{CHANNEL}.service -o cat --no-pager --since=-2min")
+    assert "status sent to shipprobe" in journal, journal[-2000:]
+    assert "<shipprobe> status" not in journal, "pm mode must not say the command in public chat"
+
+
+def test_pm_mode_a_bot_that_never_answers_the_pm_is_rolled_back(shipit: Shipit, on_v1: ChatReleased) -> None:
+    extra = {"shipit_bot_source": str(on_v1.wheels["2.0.0"]), "shipit_bot_faults": {"never_answer": True}, **PM_MODE}
+    run = shipit.playbook("deploy.yml", CHANNEL, extra)
+    assert run.rc != 0, run.explain()
+    assert run.outcome["status"] == "rolled_back" and run.outcome["failed_check"] == "command_round_trip", run.explain()
+    assert run.outcome["rollback"]["result"] == "verified" and shipit.current(CHANNEL) == on_v1.v1
+
+
+def test_pm_mode_a_probe_without_the_rank_is_inconclusive_naming_the_fix(shipit: Shipit, on_v1: ChatReleased) -> None:
+    run = shipit.verify_with({**PM_MODE, "shipit_verify_probe_rank": 3}, channel=CHANNEL)
+    assert run.rc != 0, run.explain()
+    assert run.outcome["verdict"]["verdict"] == "inconclusive", run.explain()
+    assert run.outcome["failed_check"] == "probe_rank", run.explain()
+    assert "/rank shipprobe 3" in run.stdout
+
+
+def test_presence_mode_verifies_the_chatbot_without_a_message(shipit: Shipit, on_v1: ChatReleased) -> None:
+    extra = {"shipit_bot_source": str(on_v1.wheels["2.0.0"]), **PRESENCE_MODE}
+    run = shipit.playbook("deploy.yml", CHANNEL, extra)
+    assert run.rc == 0, run.explain()
+    assert run.outcome["status"] == "success" and run.outcome["verified"], run.explain()
+    checks = verdict_checks(run)
+    assert checks["bot_present"]["ok"] and "command_round_trip" not in checks
+
+
+def test_presence_mode_a_bot_that_never_joins_is_rolled_back(shipit: Shipit, on_v1: ChatReleased) -> None:
+    extra = {"shipit_bot_source": str(on_v1.wheels["2.0.0"]), "shipit_bot_faults": {"never_join": True}}
+    run = shipit.playbook("deploy.yml", CHANNEL, {**extra, **PRESENCE_MODE})
+    assert run.rc != 0, run.explain()
+    assert run.outcome["status"] == "rolled_back" and run.outcome["failed_check"] == "bot_present", run.explain()
+    assert run.outcome["rollback"]["result"] == "verified" and shipit.current(CHANNEL) == on_v1.v1
+
+
+def test_a_deploy_older_than_the_live_release_warns_about_the_downgrade(shipit: Shipit, on_v1: ChatReleased) -> None:
+    up = deploy(shipit, on_v1.wheels["2.0.0"])
+    assert up.rc == 0 and "warnings" not in up.outcome, up.explain()
+    down = deploy(shipit, on_v1.wheels["1.0.0"])
+    assert down.rc == 0 and down.outcome["status"] == "success", down.explain()
+    (warning,) = down.outcome["warnings"]
+    assert warning.startswith("downgrade: 2.0.0 -> 1.0.0 (the live release was newer)"), warning
+    assert "WARNING: downgrade: 2.0.0 -> 1.0.0" in down.stdout
+
+
+def test_a_rollback_names_the_missing_release_it_passed_over(
+    shipit: Shipit, on_v1: ChatReleased, tmp_path: Path
+) -> None:
+    built = subprocess.run(
+        [str(REPO_ROOT / "examples" / "build-wheel.sh"), "3.0.0", str(tmp_path), "chatbot"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    run = deploy(shipit, on_v1.wheels["2.0.0"])
+    assert run.rc == 0, run.explain()
+    v2 = shipit.current(CHANNEL)
+    run = deploy(shipit, Path(built.stdout.strip().splitlines()[-1]))
+    assert run.rc == 0, run.explain()
+    shipit.ssh(f"rm -rf {BASE}/releases/{v2}")  # removed by hand: the live stack still names it
+    run = shipit.rollback(channel=CHANNEL)
+    assert run.rc == 0, run.explain()
+    assert shipit.current(CHANNEL) == on_v1.v1
+    assert run.outcome["warnings"] == [
+        f"rollback skipped release {v2}: it no longer exists on the host (removed by hand, or pruned)"
+    ], run.explain()
+    assert f"WARNING: rollback skipped release {v2}" in run.stdout
