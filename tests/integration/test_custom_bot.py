@@ -308,3 +308,31 @@ def test_a_rollback_names_the_missing_release_it_passed_over(
         f"rollback skipped release {v2}: it no longer exists on the host (removed by hand, or pruned)"
     ], run.explain()
     assert f"WARNING: rollback skipped release {v2}" in run.stdout
+
+
+# ------------------------------------------------------------------- env password delivery (reference bot)
+
+ENV_TEMPLATE = Path(__file__).parent / "files" / "refbot-env.toml.j2"
+ENV_CHANNEL = "shipit-sandbox2"  # the reference bot's second sandbox channel (account shipbot2, port 8766)
+
+
+def test_env_password_delivery_reaches_the_reference_bot(shipit: Shipit) -> None:
+    shipit.wipe(ENV_CHANNEL)
+    try:
+        extra = {"shipit_bot_password_delivery": "env", "shipit_bot_config_template": str(ENV_TEMPLATE)}
+        run = shipit.deploy("1.0.0", channel=ENV_CHANNEL, extra=extra)
+        assert run.rc == 0 and run.outcome["status"] == "success" and run.outcome["verified"], run.explain()
+        release = f"{ROOT}/{ENV_CHANNEL}/releases/{shipit.current(ENV_CHANNEL)}"
+        config = shipit.ssh(f"cat {release}/config.toml")
+        assert "[account]" in config and "password_credential" not in config and "password_file" not in config
+        # Only the variable's name is looked at: the value never leaves the host.
+        names = shipit.ssh(
+            f"pid=$(systemctl show -p MainPID --value cytube-bot@{ENV_CHANNEL}.service); "
+            "for p in $(pgrep -P $pid); do tr '\\0' '\\n' < /proc/$p/environ | cut -d= -f1; done"
+        ).split()
+        assert "CYTUBE_BOT_PASSWORD" in names
+        secret = shipit.secrets["bot"]
+        assert secret not in run.stdout and secret not in run.stderr
+        assert secret not in shipit.ssh(f"cat {release}/run {release}/RELEASE.json {release}/config.toml")
+    finally:
+        shipit.wipe(ENV_CHANNEL)
