@@ -48,8 +48,10 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig 
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import TLSSettings
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import (
+    ClaimedBudget,
     ConnectionBudget,
     RateLimited,
+    claim_key,
     server_key,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import (
@@ -1111,9 +1113,15 @@ class _ConnectionSettings:
         return make
 
 
-def default_limiter(cfg: ProbeConfig, socketio_url: str) -> ConnectionBudget:
-    """The controller-wide bucket for the server at ``socketio_url`` (and the posed client IP)."""
-    return ConnectionBudget(server_key(socketio_url, cfg.forwarded_for), cfg.rate_limit_dir)
+#: what the deploy pre-flight books at once: its own login, then the verification after the build
+LOGIN_AND_VERIFICATION = 2
+
+
+def default_limiter(cfg: ProbeConfig, socketio_url: str) -> ClaimedBudget:
+    """The controller-wide bucket for the server at ``socketio_url`` (and the posed client IP),
+    with the connections the channel's pre-flight booked used first."""
+    budget = ConnectionBudget(server_key(socketio_url, cfg.forwarded_for), cfg.rate_limit_dir)
+    return ClaimedBudget(budget, claim_key(cfg.channel))
 
 
 def read_socketconfig(
@@ -1195,11 +1203,21 @@ def check_login(
     """``connect``, ``join``, ``login`` and (with ``probe_rank``) ``probe_rank`` on ONE connection, nothing more.
 
     The deploy pre-flight uses it to prove, before anything changes, that the probe
-    account can do what the verification will need. It takes one connection token.
+    account can do what the verification will need. With the controller's bucket it
+    books two connections under the channel's claim, this one and the verification's:
+    runs started together then cannot queue each other's verification beyond its wait
+    (the last runs are refused here, before anything changes, instead).
     """
     connection = _ConnectionSettings.from_config(cfg)
     checks: List[CheckResult] = []
     limiter = limiter if limiter is not None else default_limiter(cfg, socketio_url)
+    if isinstance(limiter, ConnectionBudget):
+        limiter = ClaimedBudget(limiter, claim_key(cfg.channel))
+    if isinstance(limiter, ClaimedBudget):
+        try:
+            limiter.book(LOGIN_AND_VERIFICATION, cfg.rate_limit_wait)
+        except RateLimited as exc:
+            return [_rate_limited_check("a socket.io connection to %s" % socketio_url, exc, [])]
     new_session = connection.session_maker(cfg, session_factory)
     probe_server(cfg, socketio_url, new_session, make_token, limiter, checks, through="login")
     return checks

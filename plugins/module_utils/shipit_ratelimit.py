@@ -15,6 +15,14 @@ next free slot (possibly in the future) under the lock and sleeps outside it, so
 concurrent runs queue in order instead of being refused. A refusal that happens
 anyway (another client behind the same address) empties the local copy.
 
+A run needs more than one connection, minutes apart: the pre-flight's login, then the
+verification after the build. Reserving only when each connection is made lets ten runs
+all pass their pre-flight and then queue their verifications behind each other, the last
+beyond its wait budget: a healthy bot judged "rate limited". So the pre-flight *books*
+every connection of its run at once, under a claim (the channel); a later ``take`` with
+that claim uses the booked slot instead of queueing again. A slot booked and never used
+is dropped after ``CLAIM_TTL_S`` (it stays counted as spent: the model only errs safe).
+
 Time is injected (``clock``/``sleep``) so the arithmetic is tested without waiting.
 """
 
@@ -28,8 +36,8 @@ import re
 import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 #: CyTube's defaults (``io.throttle`` / ``src/io/ioserver.js``)
@@ -40,6 +48,8 @@ DEFAULT_REFILL_S = 10.0
 SAFETY_S = 0.25
 #: a stored refill time further in the future than this is a clock jump, not a queue
 MAX_QUEUE_S = 3600.0
+#: a booked slot not used this long after its start is dropped (the run died or failed first)
+CLAIM_TTL_S = 900.0
 STATE_VERSION = 1
 
 Clock = Callable[[], float]
@@ -78,6 +88,25 @@ class Bucket:
         if added > 0:
             return Bucket(min(policy.capacity, self.count + added), now)
         return self
+
+
+@dataclass
+class State:
+    """What the shared file holds: the bucket, and the booked slots per claim (start times)."""
+
+    bucket: Bucket
+    claims: Dict[str, List[float]] = field(default_factory=dict)
+
+    def expire_claims(self, now: float) -> None:
+        for claim in list(self.claims):
+            self.claims[claim] = sorted(t for t in self.claims[claim] if t >= now - CLAIM_TTL_S)
+            if not self.claims[claim]:
+                del self.claims[claim]
+
+
+def claim_key(channel: str) -> str:
+    """The claim a run's connections are booked under: its channel (CyTube lowercases names)."""
+    return channel.strip().lower()
 
 
 def plan(bucket: Bucket, now: float, policy: Policy, connections: int) -> Tuple[List[float], Bucket]:
@@ -135,8 +164,8 @@ class ConnectionBudget:
     # ---- public operations
     def estimate(self, connections: int = 1) -> float:
         """Seconds until ``connections`` connections could all have started (nothing is reserved)."""
-        with self._locked() as (bucket, now):
-            starts = plan(bucket, now, self.policy, connections)[0]
+        with self._locked() as (state, now):
+            starts = plan(state.bucket, now, self.policy, connections)[0]
             return max(0.0, starts[-1] - now) if starts else 0.0
 
     def reserve(self, connections: int, wait_budget: float) -> List[float]:
@@ -145,26 +174,46 @@ class ConnectionBudget:
         Returns the wall-clock start times; raises :class:`RateLimited` (nothing
         reserved) when they cannot be had in time.
         """
-        with self._locked(write=True) as (bucket, now):
-            starts, after = plan(bucket, now, self.policy, connections)
-            wait = starts[-1] - now if starts else 0.0
-            if wait > wait_budget:
-                raise RateLimited(self._refusal(connections, wait, wait_budget), retry_in_s=wait - wait_budget)
-            self._store(after)
+        with self._locked(write=True) as (state, now):
+            starts = self._plan_within(state, now, connections, wait_budget)
+            self._store(state)
             return starts
 
-    def take(self, wait_budget: float) -> float:
-        """Reserve one connection and sleep until its slot; returns the seconds waited."""
-        start = self.reserve(1, wait_budget)[0]
+    def book(self, claim: str, connections: int, wait_budget: float) -> List[float]:
+        """Reserve ``connections`` slots now, kept under ``claim`` for later ``take(claim=...)`` calls.
+
+        Raises :class:`RateLimited` (nothing booked) when the last cannot start within ``wait_budget``.
+        """
+        with self._locked(write=True) as (state, now):
+            starts = self._plan_within(state, now, connections, wait_budget)
+            state.claims.setdefault(claim, []).extend(starts)
+            state.claims[claim].sort()
+            self._store(state)
+            return starts
+
+    def take(self, wait_budget: float, claim: Optional[str] = None) -> float:
+        """Sleep until the next connection may start; returns the seconds waited.
+
+        The earliest slot booked under ``claim`` is used when there is one, else one is reserved.
+        """
+        start = self._claimed(claim, wait_budget) if claim else None
+        if start is None:
+            start = self.reserve(1, wait_budget)[0]
         wait = max(0.0, start - self.clock())
         if wait > 0:
             self.sleep(wait)
         return wait
 
+    def booked(self, claim: str) -> List[float]:
+        """The start times still booked under ``claim``."""
+        with self._locked() as (state, _now):
+            return list(state.claims.get(claim, []))
+
     def refused(self) -> None:
         """CyTube refused a connection for its rate limit: its bucket is empty now."""
-        with self._locked(write=True) as (bucket, now):
-            self._store(Bucket(min(bucket.count, 0), max(bucket.last_refill, now)))
+        with self._locked(write=True) as (state, now):
+            state.bucket = Bucket(min(state.bucket.count, 0), max(state.bucket.last_refill, now))
+            self._store(state)
 
     def forget(self) -> None:
         """Drop the stored state (e.g. after a test server's buckets were refilled)."""
@@ -172,6 +221,31 @@ class ConnectionBudget:
             self._store(None)
 
     # ---- internals
+    def _plan_within(self, state: State, now: float, connections: int, wait_budget: float) -> List[float]:
+        """Plan ``connections`` slots into ``state`` (its bucket spent), or raise RateLimited."""
+        starts, after = plan(state.bucket, now, self.policy, connections)
+        wait = starts[-1] - now if starts else 0.0
+        if wait > wait_budget:
+            raise RateLimited(self._refusal(connections, wait, wait_budget), retry_in_s=wait - wait_budget)
+        state.bucket = after
+        return starts
+
+    def _claimed(self, claim: str, wait_budget: float) -> Optional[float]:
+        """Use the earliest slot booked under ``claim`` (None when there is none)."""
+        with self._locked(write=True) as (state, now):
+            slots = state.claims.get(claim)
+            if not slots:
+                return None
+            if slots[0] - now > wait_budget:
+                raise RateLimited(
+                    self._refusal(1, slots[0] - now, wait_budget), retry_in_s=slots[0] - now - wait_budget
+                )
+            start = slots.pop(0)
+            if not slots:
+                del state.claims[claim]
+            self._store(state)
+            return start
+
     def _refusal(self, connections: int, wait: float, budget: float) -> str:
         return (
             "rate limited, retry in %d s: %d connection(s) to CyTube (%s) cannot start within %g s, "
@@ -180,7 +254,7 @@ class ConnectionBudget:
         )
 
     @contextmanager
-    def _locked(self, write: bool = False) -> Iterator[Tuple[Bucket, float]]:
+    def _locked(self, write: bool = False) -> Iterator[Tuple[State, float]]:
         with open(self.path + ".lock", "a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
@@ -189,23 +263,27 @@ class ConnectionBudget:
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
-    def _load(self, now: float) -> Bucket:
-        fresh = Bucket(self.policy.capacity, now)
+    def _load(self, now: float) -> State:
+        fresh = State(Bucket(self.policy.capacity, now))
         try:
             with open(self.path, "r", encoding="utf-8") as handle:
                 data = json.load(handle)
             bucket = Bucket(int(data["count"]), float(data["last_refill"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            claims = {str(k): [float(t) for t in v] for k, v in (data.get("claims") or {}).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return fresh  # first use, or a damaged file: start as the server does
         if bucket.last_refill > now + MAX_QUEUE_S or bucket.count > self.policy.capacity:
             return fresh
-        return bucket
+        state = State(bucket, claims)
+        state.expire_claims(now)
+        return state
 
-    def _store(self, bucket: Optional[Bucket]) -> None:
-        if bucket is None:
+    def _store(self, state: Optional[State]) -> None:
+        if state is None:
             if os.path.exists(self.path):
                 os.unlink(self.path)
             return
+        bucket = state.bucket
         data = {
             "version": STATE_VERSION,
             "key": self.key,
@@ -213,11 +291,32 @@ class ConnectionBudget:
             "refill_s": self.policy.refill_s,
             "count": bucket.count,
             "last_refill": bucket.last_refill,
+            "claims": state.claims,
         }
         fd, tmp = tempfile.mkstemp(prefix=".%s." % self.key, dir=self.state_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle)
         os.replace(tmp, self.path)
+
+
+class ClaimedBudget:
+    """One run's view of a :class:`ConnectionBudget`: the slots booked under its claim come first.
+
+    It has the limiter interface of the probe (``take(wait_budget)``, ``refused()``).
+    """
+
+    def __init__(self, budget: ConnectionBudget, claim: str) -> None:
+        self.budget = budget
+        self.claim = claim
+
+    def book(self, connections: int, wait_budget: float) -> List[float]:
+        return self.budget.book(self.claim, connections, wait_budget)
+
+    def take(self, wait_budget: float) -> float:
+        return self.budget.take(wait_budget, claim=self.claim)
+
+    def refused(self) -> None:
+        self.budget.refused()
 
 
 def forget_all(state_dir: Optional[str] = None) -> int:

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -946,3 +947,27 @@ def test_the_preflight_login_check_includes_the_probe_rank() -> None:
         ("probe_rank", False),
     ]
     assert not [e for e in world.emitted if e[0] == "pm"]
+
+
+def test_the_preflight_login_books_the_verification_connection_for_its_channel(tmp_path: Path) -> None:
+    """Runs started together must not queue each other's verification beyond its wait: the pre-flight
+    books its login and the verification at once, and the verification's limiter uses that slot."""
+    cfg = config(rate_limit_dir=str(tmp_path), channel="TestChan")
+    shared = ConnectionBudget("cytube.test_1337", str(tmp_path))
+    checks = cp.check_login(cfg, "http://cytube.test:1337", shared, FakeCytube().session_factory)
+    assert [(c.name, c.ok) for c in checks][:1] == [("connect", True)]
+    assert len(shared.booked("testchan")) == 1  # the verification's, booked under the channel
+    limiter = cp.default_limiter(cfg, "http://cytube.test:1337")
+    assert limiter.claim == "testchan" and limiter.budget.path == shared.path
+
+
+def test_a_preflight_whose_two_connections_do_not_fit_the_wait_is_rate_limited_before_connecting(
+    tmp_path: Path,
+) -> None:
+    shared = ConnectionBudget("cytube.test_1337", str(tmp_path))
+    shared.reserve(5, 0)
+    world = FakeCytube()
+    checks = cp.check_login(config(rate_limit_wait=5), "http://cytube.test:1337", shared, world.session_factory)
+    assert [(c.name, c.ok, c.failure) for c in checks] == [("connect", False, cp.INCONCLUSIVE)]
+    assert checks[0].seen.startswith("rate limited, retry in")
+    assert shared.booked("testchan") == [] and not world.emitted

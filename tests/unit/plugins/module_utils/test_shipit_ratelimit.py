@@ -173,3 +173,64 @@ def test_forget_all_drops_every_bucket(tmp_path: Path) -> None:
     assert rl.forget_all(str(tmp_path)) == 2
     assert budget(tmp_path, fake, key="a_1").estimate(5) == 0
     assert not list(tmp_path.glob("*.json"))
+
+
+# --------------------------------------------------------------------------- booked connections
+
+
+def test_ten_runs_started_together_never_queue_a_verification_beyond_its_wait(tmp_path: Path) -> None:
+    """Each run's pre-flight books its login and its verification at once; a run whose two connections
+    do not fit the wait is refused then, before anything changes. Every run admitted gets its
+    verification connection in its booked slot after the build, however the others queue."""
+    fake = FakeTime()
+    started = fake.now
+    shared = budget(tmp_path, fake)
+    admitted, refused = [], []
+    for number in range(1, 11):  # the ten pre-flights, all at the same moment
+        run = rl.ClaimedBudget(shared, f"bench-{number}")
+        try:
+            run.book(2, wait_budget=60)
+        except rl.RateLimited:
+            refused.append(number)
+            continue
+        admitted.append(run)
+    assert len(admitted) == 5 and refused == [6, 7, 8, 9, 10]
+    for run in admitted:
+        run.take(wait_budget=60)  # the pre-flights' logins (one clock for all: they wait in order)
+    fake.now = max(fake.now, started + 10)  # the builds
+    for run in admitted:
+        run.take(wait_budget=60)  # the verification: its booked slot, never a RateLimited
+        assert fake.now - started <= 60
+    assert all(shared.booked(run.claim) == [] for run in admitted)
+    with pytest.raises(rl.RateLimited):  # the refused runs booked nothing: the bucket is really spent
+        shared.reserve(1, wait_budget=5)
+
+
+def test_a_booked_slot_serves_its_claim_only(tmp_path: Path) -> None:
+    fake = FakeTime()
+    shared = budget(tmp_path, fake)
+    shared.reserve(4, 0)
+    assert shared.book("bench-1", 2, wait_budget=30) == [fake.now, pytest.approx(fake.now + 10 + rl.SAFETY_S)]
+    other = shared.take(wait_budget=60, claim="bench-2")  # no booking: queues behind bench-1's slots
+    assert other == pytest.approx(20 + 2 * rl.SAFETY_S)
+    assert shared.take(wait_budget=60, claim="bench-1") == 0  # its first slot is in the past now
+    assert len(budget(tmp_path, fake).booked("bench-1")) == 1  # kept in the shared file
+
+
+def test_a_booked_slot_beyond_the_wait_is_refused_and_kept(tmp_path: Path) -> None:
+    fake = FakeTime()
+    shared = budget(tmp_path, fake)
+    shared.reserve(5, 0)
+    slots = shared.book("bench-1", 1, wait_budget=30)
+    with pytest.raises(rl.RateLimited):
+        shared.take(wait_budget=5, claim="bench-1")
+    assert shared.booked("bench-1") == slots
+
+
+def test_unused_bookings_expire(tmp_path: Path) -> None:
+    fake = FakeTime()
+    shared = budget(tmp_path, fake)
+    shared.book("bench-1", 2, wait_budget=0)
+    fake.now += rl.CLAIM_TTL_S + 1
+    assert shared.booked("bench-1") == []
+    assert shared.estimate(5) == 0  # the bucket refilled meanwhile
