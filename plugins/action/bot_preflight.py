@@ -34,6 +34,7 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "fail": {"type": "bool", "default": True},
     "probe_user": {"type": "str"},
     "probe_password": {"type": "str", "no_log": True},
+    "probe_rank": {"type": "float", "default": 0.0},
     "channel_password": {"type": "str", "no_log": True},
     "connections_needed": {"type": "int", "default": 0},
     "wait_budget": {"type": "float", "default": 60.0},
@@ -142,6 +143,7 @@ def probe_login(server: ServerEntry, args: Dict[str, Any], budget: Any, checks: 
         ca_path=args.get("ca_path"),
         forwarded_for=args.get("forwarded_for") or None,
         rate_limit_wait=args["wait_budget"],
+        probe_rank=args["probe_rank"],
     )
     for result in check_login(cfg, server.url, limiter=budget):
         check = result.as_dict(cfg.secrets)

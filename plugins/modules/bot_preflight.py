@@ -69,6 +69,14 @@ options:
       - The probe account's password; required with O(probe_user) (an empty one is refused). Never logged
         or returned.
     type: str
+  probe_rank:
+    description:
+      - The rank the probe account must have in O(channel) (verification mode C(pm) with a bot that answers
+        only ranked users, see C(shipit_verify_probe_rank)); with it, the pre-flight also waits for CyTube
+        to give the probe that rank, and refuses the run with the fix (C(/rank <probe> <n>)) when it does not.
+      - C(0) checks no rank.
+    type: float
+    default: 0
   channel_password:
     description: The channel's password, when it has one (used with O(probe_user)).
     type: str

@@ -20,6 +20,8 @@ CHECKS = (
     "join",
     "login",
     "bot_present",
+    "probe_rank",
+    "bot_stays",
     "command_round_trip",
     "final_unit_active",
 )
