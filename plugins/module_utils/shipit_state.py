@@ -144,23 +144,74 @@ def rollback_target(
     """The previous good release: the top of the live stack, leaving out ``exclude``,
     bad releases and releases that are no longer complete on disk.
 
-    With no usable stack entry (state lost, releases from an older tool), the newest
-    complete, non-bad release built before ``current`` is used.
+    With no usable stack entry (entries lost, state lost, releases from an older tool), the
+    newest verified release is used; with none verified, the newest complete, non-bad release
+    built before ``current`` (see :func:`rollback_fallback` for why each was chosen).
     """
     skip: Set[str] = {x for x in exclude if x}
     complete = {r.id: r for r in releases if r.complete}
+    return (
+        _stack_target(state, complete, skip)
+        or _newest_verified(state, complete, skip)
+        or _newest_older_not_bad(state, complete, skip, current)
+    )
+
+
+def rollback_fallback(
+    state: Dict[str, Any],
+    releases: Sequence[ReleaseInfo],
+    exclude: Iterable[Optional[str]],
+    current: Optional[str] = None,
+) -> Optional[Dict[str, str]]:
+    """``{id, reason}`` when :func:`rollback_target` had to look past the live stack, else None."""
+    skip: Set[str] = {x for x in exclude if x}
+    complete = {r.id: r for r in releases if r.complete}
+    if _stack_target(state, complete, skip):
+        return None
+    verified = _newest_verified(state, complete, skip)
+    if verified:
+        return {
+            "id": verified,
+            "reason": "the live stack names no usable release (entries lost, gone from the host or bad): "
+            "the newest verified release that is complete and not marked bad",
+        }
+    older = _newest_older_not_bad(state, complete, skip, current)
+    if older:
+        return {
+            "id": older,
+            "reason": "the live stack names no usable release and none is verified: the newest release built "
+            "before %s that is not marked bad" % (current or "the live release"),
+        }
+    return None
+
+
+def _stack_target(state: Dict[str, Any], complete: Dict[str, ReleaseInfo], skip: Set[str]) -> Optional[str]:
     for release_id in reversed(state["stack"]):
-        if release_id in skip or release_id not in complete or is_bad(state, release_id):
-            continue
-        return release_id
+        if release_id not in skip and release_id in complete and not is_bad(state, release_id):
+            return release_id
+    return None
+
+
+def _newest_verified(state: Dict[str, Any], complete: Dict[str, ReleaseInfo], skip: Set[str]) -> Optional[str]:
+    verified = [r for r in complete.values() if r.id not in skip and release_status(state, r.id) == STATUS_GOOD]
+    return _newest(verified)
+
+
+def _newest_older_not_bad(
+    state: Dict[str, Any], complete: Dict[str, ReleaseInfo], skip: Set[str], current: Optional[str]
+) -> Optional[str]:
     limit = complete[current].built_at if current in complete else None
-    candidates = [
-        r
-        for r in complete.values()
-        if r.id not in skip and not is_bad(state, r.id) and (limit is None or r.built_at < limit)
-    ]
-    candidates.sort(key=lambda r: (r.built_at, r.id), reverse=True)
-    return candidates[0].id if candidates else None
+    return _newest(
+        [
+            r
+            for r in complete.values()
+            if r.id not in skip and not is_bad(state, r.id) and (limit is None or r.built_at < limit)
+        ]
+    )
+
+
+def _newest(releases: List[ReleaseInfo]) -> Optional[str]:
+    return max(releases, key=lambda r: (r.built_at, r.id)).id if releases else None
 
 
 #: The release name that means "the previous good release" (see :func:`rollback_target`).

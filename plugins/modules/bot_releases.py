@@ -86,6 +86,14 @@ previous_good:
   description: The release a rollback to "previous" would use (null when none).
   returned: always
   type: str
+previous_fallback:
+  description:
+    - When no entry of the live stack is usable, the release RV(previous_good) falls back to (the newest verified
+      release; with none verified, the newest older release not marked bad), as C(id) and C(reason). Null when the
+      stack names the target, or there is none.
+  returned: success
+  type: dict
+  sample: {"id": "1.2.0-0123456789ab", "reason": "the live stack names no usable release ..."}
 releases:
   description:
     - Releases, newest first, with id, version, live, running, status (good, bad, pending, incomplete), bad_reason,
@@ -137,6 +145,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import 
     load_state,
     mark_bad,
     release_status,
+    rollback_fallback,
     rollback_target,
     save_state,
 )
@@ -292,6 +301,7 @@ def main() -> None:
         lines=format_table(rows),
         previous_good=rollback_target(state, releases, exclude=[live], current=live),
         previous_skipped=skipped_for_rollback(state, releases, live),
+        previous_fallback=rollback_fallback(state, releases, exclude=[live], current=live),
         bad=sorted(k for k, v in state["releases"].items() if v.get("status") == STATUS_BAD),
         stack=state["stack"],
     )

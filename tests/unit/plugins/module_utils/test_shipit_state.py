@@ -134,3 +134,36 @@ def test_record_live_refuses_a_missing_release_and_negative_keep(layout: Channel
         st.record_live(layout, "r9")
     with pytest.raises(ShipitError, match="keep -1 must be 0"):
         st.record_live(layout, "r1", keep=-1)
+
+
+def test_rollback_target_falls_back_to_the_newest_good_release(layout: ChannelLayout) -> None:
+    """The live stack lost its entries (only a release gone from the host is left) and the failing release
+    (an already-built one, re-deployed) is older than the verified one: the verified release is the way back,
+    not "stop the bot", and a verified release is preferred over an older never-verified one."""
+    make_release(layout, "old-a", 1)
+    make_release(layout, "mid-c", 2)
+    make_release(layout, "new-b", 3)
+    releases = scan_releases(layout)
+    state = st.empty_state()
+    state["stack"] = ["gone-x"]
+    st.mark_good(state, "new-b")
+    assert st.rollback_target(state, releases, exclude=["mid-c"], current="mid-c") == "new-b"
+    fallback = st.rollback_fallback(state, releases, exclude=["mid-c"], current="mid-c")
+    assert fallback is not None and fallback["id"] == "new-b"
+    assert "newest verified release" in fallback["reason"] and "live stack" in fallback["reason"]
+    st.mark_bad(state, "new-b", "never joined")
+    assert st.rollback_target(state, releases, exclude=["mid-c"], current="mid-c") == "old-a"
+    assert st.rollback_fallback(state, releases, exclude=["mid-c"], current="mid-c") == {
+        "id": "old-a",
+        "reason": "the live stack names no usable release and none is verified: the newest release built before "
+        "mid-c that is not marked bad",
+    }
+
+
+def test_no_fallback_when_the_stack_names_the_target(layout: ChannelLayout) -> None:
+    make_release(layout, "v1-a", 1)
+    make_release(layout, "v2-b", 2)
+    state = st.empty_state()
+    st.push_live(state, "v1-a")
+    releases = scan_releases(layout)
+    assert st.rollback_fallback(state, releases, exclude=["v2-b"], current="v2-b") is None

@@ -92,3 +92,22 @@ def test_a_rollback_names_the_stack_entries_it_passes_over(tmp_path: Path, capsy
     state["stack"] = ["r1", "r3", "r2", "r4"]
     st.save_state(layout, state)
     assert bot_releases.skipped_for_rollback(st.load_state(layout), scan_releases(layout), "r1") == []
+
+
+def test_a_failed_deploy_falls_back_to_the_newest_verified_release(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The live stack lost its entries; the failing release r2 (re-deployed, built before r3) is live and r3 was
+    verified: marking r2 bad names r3 as the way back, and says it is a fallback and why."""
+    for built, release_id in enumerate(["r2", "r3"], start=2):
+        make_release(tmp_path, "chan", release_id, built)
+    layout = ChannelLayout(str(tmp_path), "chan")
+    state = st.empty_state()
+    st.mark_good(state, "r3")
+    state["stack"] = ["r1-gone"]
+    st.save_state(layout, state)
+    switch_current(layout, "r2")
+    failed, out = run(bot_releases, capsys, {"channel": "chan", "root": str(tmp_path), "state": "bad", "reason": "x"})
+    assert not failed and out["previous_good"] == "r3"
+    assert out["previous_fallback"]["id"] == "r3" and "newest verified release" in out["previous_fallback"]["reason"]
+    assert out["previous_skipped"] == [{"id": "r1-gone", "reason": ANY}]
