@@ -21,7 +21,8 @@ description:
     shipped in the archive (C(pip install --no-index --find-links)), byte-code compiled in parallel, the config
     written, a C(run) launcher, an optional config check, and C(RELEASE.json) written last: a release is
     complete only once that file exists. A failed build removes its directory and leaves everything else as it was."
-  - Idempotent - an existing complete release is left alone (changed=false, nothing uploaded).
+  - Idempotent - an existing complete release is left alone (changed=false, nothing uploaded), unless a file of its
+    virtualenv no longer matches the sha256 pip recorded for it (RV(drifted)): then it is built again.
   - Check mode reports whether the release would be built; with C(--diff) the release directory is shown.
 author:
   - cytube.shipit maintainers (@cytube)
@@ -146,9 +147,18 @@ uploaded:
   returned: always
   type: bool
 needs_archive:
-  description: The release does not exist and no archive was given (the action plugin then uploads it).
+  description:
+    - The release does not exist (or drifted) and no archive was given (the action plugin then uploads it).
   returned: when the release does not exist and no archive was given
   type: bool
+drifted:
+  description:
+    - The files of an existing release's virtualenv that no longer match the sha256 pip recorded at install
+      (edited, removed), each as C(<path>: modified|missing). Such a release is built again (the old directory is
+      put back if that build fails).
+  returned: when an existing release drifted
+  type: list
+  elements: str
 """
 
 import os
@@ -166,6 +176,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import 
     read_json,
     remove_tree,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_integrity import drifted_files
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     DEFAULT_BOT_COMMAND,
@@ -325,9 +336,17 @@ class Builder:
             "version": (self.p["manifest"] or {}).get("version"),
         }
         if release_complete(lay, release_id):
-            manifest = read_json(lay.manifest_path(release_id)) or {}
-            result.update(exists=True, version=manifest.get("version", result["version"]))
-            return result
+            drifted = drifted_files(release_dir)
+            if not drifted:
+                manifest = read_json(lay.manifest_path(release_id)) or {}
+                result.update(exists=True, version=manifest.get("version", result["version"]))
+                return result
+            # Edited on the host since its build: not the release that was verified, so it is built again.
+            result["drifted"] = drifted
+            if self.module.check_mode or not self.p["archive"]:
+                result.update(changed=self.module.check_mode, needs_archive=not self.p["archive"])
+                return result
+            return self.rebuild(release_id, release_dir, result)
         if current_release(lay) == release_id:
             raise ShipitError(
                 "release %s is live but incomplete (no %s); deploy another release or remove it"
@@ -348,6 +367,22 @@ class Builder:
         except BaseException:
             remove_tree(release_dir)
             raise
+        result.update(changed=True, built=True, build_ms=manifest["build_ms"], version=manifest.get("version"))
+        return result
+
+    def rebuild(self, release_id: str, release_dir: str, result: Dict[str, Any]) -> Dict[str, Any]:
+        """Build a drifted release again; the old directory is kept aside (and put back if the build fails),
+        so a live release is never left missing."""
+        aside = os.path.join(self.layout.releases, ".drifted-%s" % release_id)
+        remove_tree(aside)
+        os.rename(release_dir, aside)
+        try:
+            manifest = self.build(release_id, release_dir)
+        except BaseException:
+            remove_tree(release_dir)
+            os.rename(aside, release_dir)
+            raise
+        remove_tree(aside)
         result.update(changed=True, built=True, build_ms=manifest["build_ms"], version=manifest.get("version"))
         return result
 

@@ -76,3 +76,32 @@ def test_bot_release_refuses_bad_names(tmp_path: Path, capsys: pytest.CaptureFix
     assert failed and "release id '../x' is not valid" in out["msg"]
     failed, out = run(bot_release, capsys, release_args(tmp_path, channel="bad name!"))
     assert failed and "'bad name!' is not a valid CyTube channel name" in out["msg"]
+
+
+def tamper_release(tmp_path: Path) -> Path:
+    """Release 1.0.0-abc with a one-file virtualenv whose file was edited after pip recorded its hash."""
+    make_release(tmp_path / "root", "chan", "1.0.0-abc", 1)
+    site = tmp_path / "root" / "chan" / "releases" / "1.0.0-abc" / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "mybot-1.0.dist-info").mkdir(parents=True)
+    (site / "mybot.py").write_text("print('tampered')\n")
+    # sha256 of "print('hi')\n", as pip writes it into RECORD
+    (site / "mybot-1.0.dist-info" / "RECORD").write_text(
+        "mybot.py,sha256=yvAm8l1xQCCfmAcmBTB6Q4kUuc5vPBSyPRXZZnJB3lI,12\n"
+    )
+    return site
+
+
+def test_a_drifted_release_is_built_again_not_reused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A re-deploy of a release edited on the host is not "already built, unchanged": the probe asks for the
+    archive naming the drifted file; a rebuild that fails puts the old directory back."""
+    tamper_release(tmp_path)
+    failed, out = run(bot_release, capsys, release_args(tmp_path))
+    assert not failed and not out["exists"] and out["needs_archive"]
+    assert out["drifted"] == ["venv/lib/python3.11/site-packages/mybot.py: modified"]
+    failed, out = run(bot_release, capsys, release_args(tmp_path), check_mode=True)
+    assert not failed and out["changed"] and out["drifted"]
+    nopip = archive(tmp_path, {"mybot-1.0.0-py3-none-any.whl": b"x"})
+    failed, out = run(bot_release, capsys, release_args(tmp_path, archive=str(nopip)))
+    assert failed and "has no pip wheel" in out["msg"]
+    assert os.listdir(tmp_path / "root" / "chan" / "releases") == ["1.0.0-abc"]
+    assert (tmp_path / "root" / "chan" / "releases" / "1.0.0-abc" / "RELEASE.json").is_file()
