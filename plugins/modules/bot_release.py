@@ -22,7 +22,7 @@ description:
     written, a C(run) launcher, an optional config check, and C(RELEASE.json) written last: a release is
     complete only once that file exists. A failed build removes its directory and leaves everything else as it was."
   - Idempotent - an existing complete release is left alone (changed=false, nothing uploaded), unless a file of its
-    virtualenv no longer matches the sha256 pip recorded for it (RV(drifted)): then it is built again.
+    virtualenv no longer matches the sha256 pip recorded for it (RV(drifted)) - then it is built again.
   - Check mode reports whether the release would be built; with C(--diff) the release directory is shown.
 author:
   - cytube.shipit maintainers (@cytube)
@@ -154,8 +154,8 @@ needs_archive:
 drifted:
   description:
     - The files of an existing release's virtualenv that no longer match the sha256 pip recorded at install
-      (edited, removed), each as C(<path>: modified|missing). Such a release is built again (the old directory is
-      put back if that build fails).
+      (edited, removed), each as the path followed by C(modified) or C(missing). Such a release is built again
+      (the old directory is put back if that build fails).
   returned: when an existing release drifted
   type: list
   elements: str
