@@ -41,6 +41,12 @@ options:
   event:
     description: An event to remember in the state file (type, actor, run URL...), for forensics.
     type: dict
+  integrity_of:
+    description:
+      - A release to check against what was built (its virtualenv's files against the sha256 pip recorded), or
+        C(previous) for the release a rollback to "previous" would use. The answer is RV(integrity); a rollback
+        refuses a release that drifted.
+    type: str
 seealso:
   - module: cytube.shipit.bot_instance
   - module: cytube.shipit.bot_record
@@ -86,6 +92,13 @@ previous_good:
   description: The release a rollback to "previous" would use (null when none).
   returned: always
   type: str
+integrity:
+  description:
+    - With O(integrity_of), the release checked (C(release), null when "previous" names none), its C(drifted) files
+      (each the path followed by C(modified) or C(missing)) and a C(message) naming them (empty when intact).
+  returned: when O(integrity_of) is given
+  type: dict
+  sample: {"release": "1.2.0-0123456789ab", "drifted": ["venv/bin/bot: modified"], "message": "release ..."}
 previous_fallback:
   description:
     - When no entry of the live stack is usable, the release RV(previous_good) falls back to (the newest verified
@@ -124,6 +137,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
     dump_json,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_integrity import describe_drift, drifted_files
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     UNIT_ARGUMENT_SPEC,
@@ -139,6 +153,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs 
     scan_releases,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
+    PREVIOUS,
     STATUS_BAD,
     add_event,
     is_bad,
@@ -242,6 +257,16 @@ def skipped_for_rollback(
     return skipped
 
 
+def release_integrity(layout: ChannelLayout, release: Optional[str]) -> Dict[str, Any]:
+    """RV(integrity) for ``release`` (None: there is nothing to check)."""
+    if not release:
+        return {"release": None, "drifted": [], "message": ""}
+    check_release_id(release)
+    drifted = drifted_files(layout.release_dir(release))
+    message = describe_drift(release, drifted) if drifted else ""
+    return {"release": release, "drifted": drifted, "message": message}
+
+
 def format_table(rows: Sequence[Dict[str, Any]]) -> List[str]:
     """Human lines for ``rows`` from :func:`describe_releases`."""
     lines = []
@@ -272,6 +297,7 @@ def main() -> None:
             release=dict(type="str"),
             reason=dict(type="str"),
             event=dict(type="dict"),
+            integrity_of=dict(type="str"),
             **UNIT_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
@@ -305,6 +331,12 @@ def main() -> None:
         bad=sorted(k for k, v in state["releases"].items() if v.get("status") == STATUS_BAD),
         stack=state["stack"],
     )
+    if p["integrity_of"]:
+        wanted = result["previous_good"] if p["integrity_of"] == PREVIOUS else p["integrity_of"]
+        try:
+            result["integrity"] = release_integrity(layout, wanted)
+        except ShipitError as exc:
+            module.fail_json(msg="integrity_of: %s" % exc)
     if module._diff and result["changed"]:
         result["diff"] = {
             "before": before.decode(),

@@ -111,3 +111,25 @@ def test_a_failed_deploy_falls_back_to_the_newest_verified_release(
     assert not failed and out["previous_good"] == "r3"
     assert out["previous_fallback"]["id"] == "r3" and "newest verified release" in out["previous_fallback"]["reason"]
     assert out["previous_skipped"] == [{"id": "r1-gone", "reason": ANY}]
+
+
+def test_the_integrity_of_a_rollback_target_names_drifted_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """r1 (previous good) had a venv file edited after its build; r2 is live: a check of "previous" (and of r1 by
+    name) names the file, r2 is intact."""
+    for built, release_id in enumerate(["r1", "r2"], start=1):
+        make_release(tmp_path, "chan", release_id, built)
+    site = tmp_path / "chan" / "releases" / "r1" / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "bot-1.dist-info").mkdir(parents=True)
+    (site / "bot.py").write_text("tampered\n")
+    (site / "bot-1.dist-info" / "RECORD").write_text("bot.py,sha256=yvAm8l1xQCCfmAcmBTB6Q4kUuc5vPBSyPRXZZnJB3lI,12\n")
+    switch_current(ChannelLayout(str(tmp_path), "chan"), "r2")
+    base = {"channel": "chan", "root": str(tmp_path)}
+    for wanted in ("previous", "r1"):
+        failed, out = run(bot_releases, capsys, dict(base, integrity_of=wanted))
+        assert not failed and out["integrity"]["release"] == "r1"
+        assert out["integrity"]["drifted"] == ["venv/lib/python3.11/site-packages/bot.py: modified"]
+        assert "release r1 differs from what was built" in out["integrity"]["message"]
+    failed, out = run(bot_releases, capsys, dict(base, integrity_of="r2"))
+    assert not failed and out["integrity"] == {"release": "r2", "drifted": [], "message": ""}
+    failed, out = run(bot_releases, capsys, dict(base, integrity_of="../x"))
+    assert failed and "integrity_of" in out["msg"] and "not valid" in out["msg"]
