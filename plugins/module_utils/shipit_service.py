@@ -51,6 +51,10 @@ JOURNAL_ARGUMENT_SPEC = {
     "journal_pattern": {"type": "str", "default": DEFAULT_ERROR_PATTERN},
 }
 POLL_S = 0.05
+#: How long a running bot that says it is between connections (its own reconnect backoff) is waited for at least,
+#: even where the caller's bound is shorter (a live release that was not restarted): judged sooner, a release is
+#: blamed for a CyTube outage that has just ended. A bot that restarts, crashes or never answers gets no extra time.
+RECONNECT_WAIT_S = 30.0
 
 
 def unit_props(run: Runner, unit: str) -> Dict[str, str]:
@@ -142,6 +146,11 @@ def describe_health(status: Optional[int], data: Optional[Dict[str, Any]], error
     return "HTTP %s %s" % (status, json.dumps({k: data.get(k) for k in keys if k in data}, sort_keys=True))
 
 
+def reconnecting(status: Optional[int], data: Optional[Dict[str, Any]]) -> bool:
+    """The health endpoint answered that the bot is between two connections (not connected, not joined)."""
+    return status is not None and data is not None and data.get("connected") is False and data.get("joined") is False
+
+
 def health_ok(status: Optional[int], data: Optional[Dict[str, Any]], version: Optional[str]) -> bool:
     if status != 200 or data is None or data.get("joined") is False:
         return False
@@ -222,6 +231,10 @@ class _Readiness:
         self.health: Optional[Dict[str, Any]] = None
         self.error = "not asked yet"
 
+    @property
+    def reconnecting(self) -> bool:
+        return not self.failure and reconnecting(self.status, self.health)
+
     def running_pid(self) -> int:
         """The main PID when the unit is active with a process, else 0."""
         pid = int_prop(self.props, "MainPID")
@@ -251,10 +264,12 @@ def _poll(
     version: Optional[str],
     settle: float,
     deadline: float,
+    reconnect_deadline: float,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> None:
-    """Poll until ``seen`` is ready, the unit fails (waiting longer cannot help) or ``deadline``."""
+    """Poll until ``seen`` is ready, the unit fails (waiting longer cannot help) or ``deadline`` (``reconnect_deadline``
+    while the bot says it is reconnecting)."""
     while True:
         seen.failure = failing(seen.props, seen.baseline_restarts, seen.first_pid)
         if seen.failure:
@@ -264,10 +279,10 @@ def _poll(
             seen.first_pid = seen.first_pid or pid
             if seen.active_since is None:
                 seen.active_since = clock()
-            if _ready_now(seen, health_url, version, settle, deadline, clock):
+            if _ready_now(seen, health_url, version, settle, max(deadline, reconnect_deadline), clock):
                 seen.ready = True
                 return
-        if clock() >= deadline:
+        if clock() >= (reconnect_deadline if seen.reconnecting else deadline):
             return
         sleep(POLL_S)
         seen.props = unit_props(run, unit)
@@ -307,6 +322,8 @@ def _health_check(health_url: str, version: Optional[str], seen: _Readiness, ela
     if version and seen.health and seen.health.get("version") not in (None, version):
         text += " (expected version %s)" % version
     waited = "" if seen.ready or seen.failure else " after waiting %.1f s" % (elapsed_ms / 1000.0)
+    if not seen.ready and seen.reconnecting:
+        waited += "; the bot is running but still reconnecting (its own backoff)"
     verdict = "joined" if seen.ready else "expected HTTP 200 with joined=true, seen %s%s" % (text, waited)
     return check_record(
         "health",
@@ -329,8 +346,12 @@ def wait_ready(
     expect_pid: int = 0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    reconnect_timeout: Optional[float] = None,
 ) -> Dict[str, Any]:
     """Poll until the unit is active and (when configured) its health endpoint says joined.
+
+    A running bot whose health endpoint says it is reconnecting is waited for up to ``reconnect_timeout``
+    (default :data:`RECONNECT_WAIT_S`) when that is longer than ``timeout``.
 
     Returns ``{ready, checks, props, main_pid, health}``: ``checks`` holds
     ``unit_active`` and ``unit_stable`` and, with a health URL, ``health``.
@@ -341,7 +362,9 @@ def wait_ready(
     if baseline_restarts is None:
         baseline_restarts = int_prop(props, "NRestarts")
     seen = _Readiness(props, baseline_restarts, expect_pid)
-    _poll(run, unit, seen, health_url, version, settle, start + max(0.0, timeout), sleep, clock)
+    bound = max(0.0, timeout)
+    reconnect_bound = max(bound, RECONNECT_WAIT_S if reconnect_timeout is None else reconnect_timeout)
+    _poll(run, unit, seen, health_url, version, settle, start + bound, start + reconnect_bound, sleep, clock)
     elapsed = int((clock() - start) * 1000)
     checks = _unit_checks(unit, seen, elapsed)
     if health_url:

@@ -181,3 +181,41 @@ def test_every_host_check_has_the_outcome_check_shape(health_server: dict[str, A
     assert [c["ok"] for c in checks] == [True, True, True, False, False, False, False]
     for item in checks:
         validator.validate(item)
+
+
+def test_a_running_bot_that_is_reconnecting_gets_the_time_its_backoff_needs(health_server: dict[str, Any]) -> None:
+    """Re-verifying a live release right after a CyTube outage: the bot's process is fine and its health endpoint
+    says it is between connections (its reconnect backoff grew to ~16 s). A short bound (5 s, a release that was
+    not restarted) must not judge it before it is back: it joins at 16 s and is ready."""
+    health_server.update(status=503, body={"connected": False, "joined": False, "version": "2.0.0"})
+    clock = Clock()
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now >= 16:
+            health_server.update(status=200, body={"connected": True, "joined": True, "version": "2.0.0"})
+
+    result = ss.wait_ready(
+        FakeSystemd([props()]), "u", health_server["url"], timeout=5, settle=0, sleep=sleep, clock=clock
+    )
+    assert result["ready"] and 16 <= clock.now < 17
+
+
+def test_a_bot_still_reconnecting_after_the_wait_is_named_so(health_server: dict[str, Any]) -> None:
+    health_server.update(status=503, body={"connected": False, "joined": False, "version": "2.0.0"})
+    clock = Clock()
+    result = ss.wait_ready(
+        FakeSystemd([props()]), "u", health_server["url"], timeout=5, settle=0, sleep=clock.sleep, clock=clock
+    )
+    assert not result["ready"] and ss.RECONNECT_WAIT_S <= clock.now < ss.RECONNECT_WAIT_S + 1
+    assert "still reconnecting" in result["checks"][2]["message"]
+
+
+def test_a_bot_that_connected_but_never_joins_gets_no_extra_time(health_server: dict[str, Any]) -> None:
+    """Connected without joining is not a reconnect backoff: the caller's bound holds."""
+    health_server.update(status=503, body={"connected": True, "joined": False, "version": "2.0.0"})
+    clock = Clock()
+    result = ss.wait_ready(
+        FakeSystemd([props()]), "u", health_server["url"], timeout=5, settle=0, sleep=clock.sleep, clock=clock
+    )
+    assert not result["ready"] and 5 <= clock.now < 6
