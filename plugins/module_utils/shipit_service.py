@@ -20,9 +20,8 @@ import json
 import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
-from urllib.error import HTTPError, URLError
-from urllib.request import ProxyHandler, Request, build_opener
 
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import HttpError, http_get
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_verdict import check_record
 
 #: ``run(argv) -> (rc, stdout, stderr)``, e.g. ``AnsibleModule.run_command``.
@@ -115,26 +114,16 @@ def failing(props: Dict[str, str], baseline_restarts: int, first_pid: int) -> Op
 
 
 def health_probe(url: str, timeout: float) -> Tuple[Optional[int], Optional[Dict[str, Any]], str]:
-    """GET ``url``: (HTTP status or None, JSON body or None, error text)."""
-    opener = build_opener(ProxyHandler({}))
+    """GET ``url`` (the host's loopback: never through a proxy): (HTTP status or None, JSON body or None, error)."""
     try:
-        with opener.open(Request(url, headers={"Accept": "application/json"}), timeout=timeout) as resp:
-            status = resp.status
-            body = resp.read(65536)
-    except HTTPError as exc:
-        status = exc.code
-        try:
-            body = exc.read(65536)
-        except OSError:
-            body = b""
-    except (URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, None, str(reason)
+        response = http_get(url, timeout, headers={"Accept": "application/json"}, use_proxy=False, max_bytes=65536)
+    except HttpError as exc:
+        return None, None, str(exc.failure) if exc.failure else str(exc)
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = json.loads(response.text())
     except ValueError:
         data = None
-    return status, data if isinstance(data, dict) else None, ""
+    return response.status, data if isinstance(data, dict) else None, ""
 
 
 def describe_health(status: Optional[int], data: Optional[Dict[str, Any]], error: str) -> str:

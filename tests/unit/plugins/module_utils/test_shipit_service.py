@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -219,3 +220,22 @@ def test_a_bot_that_connected_but_never_joins_gets_no_extra_time(health_server: 
         FakeSystemd([props()]), "u", health_server["url"], timeout=5, settle=0, sleep=clock.sleep, clock=clock
     )
     assert not result["ready"] and 5 <= clock.now < 6
+
+
+def test_the_health_probe_uses_the_one_http_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One HTTP client in the modules: the health probe asks shipit_http.http_get (no proxy: the endpoint is the
+    host's loopback), and a refused connection is named as such."""
+    seen: list[dict[str, Any]] = []
+    real = ss.http_get
+
+    def spy(url: str, timeout: float, **kwargs: Any) -> Any:
+        seen.append(dict(kwargs, url=url))
+        return real(url, timeout, **kwargs)
+
+    monkeypatch.setattr(ss, "http_get", spy)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    status, data, error = ss.health_probe(f"http://127.0.0.1:{port}/health", timeout=1)
+    assert (status, data) == (None, None) and "TCP connection refused on 127.0.0.1:" in error
+    assert seen and seen[0]["use_proxy"] is False
