@@ -45,6 +45,10 @@ def release_id_for(artifact: Dict[str, Any], config: str, command: Any, config_n
     return "%s-%s" % (sanitize_version(str(artifact.get("version") or "0")), digest.hexdigest()[:10])
 
 
+#: how ansible-core says that a module printed no result (it died before it could)
+NO_RESULT_MESSAGES = ("Module result deserialization failed", "MODULE FAILURE")
+
+
 def killed_build_message(result: Dict[str, Any], release_id: str, host: str) -> Optional[str]:
     """What to say when the build's module gave no result at all: its Python was killed on the host.
 
@@ -52,7 +56,8 @@ def killed_build_message(result: Dict[str, Any], release_id: str, host: str) -> 
     operator needs is what happened and that nothing live changed (the release is built beside the
     live one, and the next build removes a release directory that has no RELEASE.json).
     """
-    if not result.get("failed") or result.get("_ansible_parsed") is not False:
+    unparsed = result.get("_ansible_parsed") is False or str(result.get("msg", "")).startswith(NO_RESULT_MESSAGES)
+    if not result.get("failed") or not unparsed:
         return None
     rc = result.get("rc")
     how = "exit %s" % rc
