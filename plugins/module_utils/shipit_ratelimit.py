@@ -180,16 +180,19 @@ class ConnectionBudget:
             return starts
 
     def book(self, claim: str, connections: int, wait_budget: float) -> List[float]:
-        """Reserve ``connections`` slots now, kept under ``claim`` for later ``take(claim=...)`` calls.
+        """Make sure ``connections`` slots are booked under ``claim`` for later ``take(claim=...)`` calls
+        (slots already booked there count); returns the claim's slots.
 
         Raises :class:`RateLimited` (nothing booked) when the last cannot start within ``wait_budget``.
         """
         with self._locked(write=True) as (state, now):
-            starts = self._plan_within(state, now, connections, wait_budget)
-            state.claims.setdefault(claim, []).extend(starts)
-            state.claims[claim].sort()
-            self._store(state)
-            return starts
+            slots = state.claims.get(claim, [])
+            missing = connections - len(slots)
+            if missing > 0:
+                slots = sorted(slots + self._plan_within(state, now, missing, wait_budget))
+                state.claims[claim] = slots
+                self._store(state)
+            return list(slots)
 
     def take(self, wait_budget: float, claim: Optional[str] = None) -> float:
         """Sleep until the next connection may start; returns the seconds waited.

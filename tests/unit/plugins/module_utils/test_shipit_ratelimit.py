@@ -234,3 +234,13 @@ def test_unused_bookings_expire(tmp_path: Path) -> None:
     fake.now += rl.CLAIM_TTL_S + 1
     assert shared.booked("bench-1") == []
     assert shared.estimate(5) == 0  # the bucket refilled meanwhile
+
+
+def test_slots_already_booked_under_a_claim_count(tmp_path: Path) -> None:
+    """A caller that booked the run's connections ahead (a queue, a benchmark) is not charged twice."""
+    fake = FakeTime()
+    shared = budget(tmp_path, fake)
+    ahead = shared.book("bench-1", 2, wait_budget=0)
+    assert shared.book("bench-1", 2, wait_budget=0) == ahead
+    assert shared.book("bench-1", 3, wait_budget=0) == [*ahead, fake.now]
+    assert shared.estimate(3) == pytest.approx(10 + rl.SAFETY_S)  # 3 of the 5 tokens spent, not 5 + 3
