@@ -339,6 +339,9 @@ def outcome_warnings(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Li
     for skipped in (facts.get("rollback") or {}).get("skipped") or []:
         if isinstance(skipped, Mapping) and skipped.get("id"):
             warnings.append("rollback skipped release %s: %s" % (skipped["id"], skipped.get("reason") or "not usable"))
+    fallback = (facts.get("rollback") or {}).get("fallback")
+    if isinstance(fallback, Mapping) and fallback.get("id"):
+        warnings.append("rollback fell back to release %s: %s" % (fallback["id"], fallback.get("reason") or ""))
     return warnings
 
 
@@ -459,8 +462,12 @@ def _explain_rollback_failed(outcome: Mapping[str, Any], facts: Mapping[str, Any
     )
     if rollback.get("result") == "stopped":
         return (
-            head + " There is no previous good release to roll back to, so the bot was stopped. "
-            "Release %s is marked bad." % (outcome["release"] or {}).get("id"),
+            head
+            + " %s, so the bot was stopped. Release %s is marked bad."
+            % (
+                (rollback.get("reason") or "There is no previous good release to roll back to").rstrip("."),
+                (outcome["release"] or {}).get("id"),
+            ),
             "The channel has no bot now: deploy a good release, or roll back to a named one (rollback_to=list).",
         )
     return (

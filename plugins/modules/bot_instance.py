@@ -533,6 +533,7 @@ class Instance:
             self.p["ready_timeout"] if restarted else min(self.p["ready_timeout"], 5.0),
             self.p["settle"] if restarted else 0.0,
             version=self.p["expect_version"],
+            reconnect_timeout=self.p["ready_timeout"],
         )
         result.update(
             ready=waited["ready"], checks=waited["checks"], main_pid=waited["main_pid"], restarts=waited["restarts"]
