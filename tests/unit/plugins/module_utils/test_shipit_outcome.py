@@ -254,6 +254,17 @@ def test_a_rollback_that_passed_over_a_missing_release_says_which_and_why() -> N
     ]
 
 
+def test_a_rollback_that_fell_back_to_the_newest_good_release_says_so() -> None:
+    fallback = {"id": "1.4.0-bbbbbbbbbb", "reason": "the previous stack had no usable entry; the newest verified one"}
+    rollback = dict(ROLLBACK_VERIFIED, fallback=fallback)
+    outcome = oc.build_outcome(facts(verdict=UNHEALTHY, failure={"phase": "verify"}, rollback=rollback))
+    VALIDATOR.validate(outcome)
+    assert outcome["warnings"] == [
+        "rollback fell back to release 1.4.0-bbbbbbbbbb: "
+        "the previous stack had no usable entry; the newest verified one"
+    ]
+
+
 def test_the_live_version_is_read_from_its_release_id_when_not_given() -> None:
     outcome = oc.build_outcome(
         facts(
