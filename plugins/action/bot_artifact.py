@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_outcome import redact_url
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_wheelhouse import (
     DEFAULT_PLATFORMS,
     WheelhouseError,
@@ -58,7 +59,9 @@ class ActionModule(ActionBase):
         except WheelhouseError as exc:
             raise AnsibleActionFail(str(exc)) from None
         except OSError as exc:
-            raise AnsibleActionFail("cannot resolve the bot source %r: %s" % (args["source"], exc)) from None
+            raise AnsibleActionFail(
+                "cannot resolve the bot source %r: %s" % (redact_url(args["source"]), redact_url(str(exc)))
+            ) from None
         result.update(artifact)
         result["changed"] = False
         return result

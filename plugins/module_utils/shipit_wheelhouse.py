@@ -39,6 +39,8 @@ import time
 import zipfile
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_outcome import redact_url
+
 CACHE_FORMAT = 1
 ARCHIVE_NAME = "wheelhouse.tar"
 MANIFEST_NAME = "manifest.json"
@@ -222,7 +224,10 @@ def build_wheelhouse(
         if rc != 0 and NOT_A_PROJECT in out:
             raise WheelhouseError(NO_PACKAGING % (info["spec"], info["kind"]))
         if rc != 0:
-            raise WheelhouseError("pip could not build or fetch the bot source %r:\n%s" % (info["spec"], _tail(out)))
+            raise WheelhouseError(
+                "pip could not build or fetch the bot source %r:\n%s"
+                % (redact_url(info["spec"]), redact_url(_tail(out)))
+            )
     tops = [n for n in os.listdir(top_dir) if n.endswith(".whl")]
     if len(tops) != 1:
         raise WheelhouseError("bot source %r gave %d wheels, expected one: %s" % (info["spec"], len(tops), tops))
@@ -274,7 +279,8 @@ def build_wheelhouse(
         "wheels": wheels,
         "pip_wheel": pip_wheel,
         "content_hash": content_hash(wheels),
-        "source": info["spec"],
+        # A VCS URL may carry a token (git+https://user:token@host/...): the manifest travels to every host.
+        "source": redact_url(info["spec"]),
         "source_kind": info["kind"],
         "git_sha": info.get("git_sha"),
         "python_version": python_version,

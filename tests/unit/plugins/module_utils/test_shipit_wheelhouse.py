@@ -183,3 +183,27 @@ def test_content_hash_follows_a_dependency_version(tmp_path: Path) -> None:
     bumped = wheelhouse(tmp_path / "b", mybot="x = 1\n")
     bumped.append(wh.describe_wheel(str(make_wheel(tmp_path / "b", name="dep", version="1.2.4", payload="y = 1\n"))))
     assert wh.content_hash(bumped) != wh.content_hash(base)
+
+
+def test_a_token_in_a_vcs_source_stays_out_of_the_manifest_and_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = "git+https://deploy:ghp_s3cr3tT0ken@git.example/org/mybot.git@0123456789abcdef0123456789abcdef01234567"
+    info = wh.classify(source)
+
+    def pip_builds_the_bot(argv: list[str], env: Any = None, timeout: float = 900) -> tuple[int, str]:
+        if argv[0] == "wheel":
+            make_wheel(Path(argv[argv.index("--wheel-dir") + 1]))
+        else:
+            make_wheel(Path(argv[argv.index("--dest") + 1]), name="pip", version="24.0")
+        return 0, ""
+
+    monkeypatch.setattr(wh, "_pip", pip_builds_the_bot)
+    manifest = wh.build_wheelhouse(info, str(tmp_path / "ok"), "3.11", [], "pip==24.0", [])
+    assert "ghp_s3cr3tT0ken" not in json.dumps(manifest)
+    assert manifest["source"] == "git+https://***@git.example/org/mybot.git@0123456789abcdef0123456789abcdef01234567"
+
+    monkeypatch.setattr(wh, "_pip", lambda argv, env=None, timeout=900: (1, f"ERROR: cannot clone {source}"))
+    with pytest.raises(wh.WheelhouseError) as failed:
+        wh.build_wheelhouse(info, str(tmp_path / "fails"), "3.11", [], "pip==24.0", [])
+    assert "ghp_s3cr3tT0ken" not in str(failed.value)
