@@ -208,12 +208,14 @@ def test_the_validate_failure_is_readable_with_the_default_callback(
         "-e", "shipit_keep_releases=-1", "-e", "shipit_lock_wait=-5",
     )  # fmt: skip
     assert refused.rc != 0, refused.output
-    lines = refused.output.splitlines()
-    readable = [line for line in lines if "shipit_keep_releases '-1'" in line and not line.startswith("fatal:")]
-    assert readable, f"the failure is only in a JSON blob:\n{refused.output}"
-    for line in readable:
-        assert "\\n" not in line and not line.lstrip().startswith(("{", '"')), line
-        assert "shipit_lock_wait '-5' is not valid" in line, line  # every problem in the one readable report
+    problems = ("shipit_keep_releases '-1' is not valid", "shipit_lock_wait '-5' is not valid")
+    # What a person reads: the output without the default callback's one-line JSON result ("fatal: ... => {...}").
+    readable = [line for line in refused.output.splitlines() if not line.startswith("fatal:")]
+    for problem in problems:
+        shown = [line for line in readable if problem in line]
+        assert shown, f"{problem!r} is only in the JSON result:\n{refused.output}"
+        for line in shown:
+            assert "\\n" not in line and not line.lstrip().startswith(("{", '"')), line
 
 
 def test_validate_passes_good_values_without_contacting_the_host(
