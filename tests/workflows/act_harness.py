@@ -4,7 +4,8 @@ A scenario works on a scratch repository: a copy of this checkout's files (what 
 own history, whose ``origin`` is named like a GitHub repository (act takes ``github.repository`` from its
 URL) while git pushes to a local bare repository (its ``pushurl``). act runs each job in a copy
 of that repository, on this machine (``-P ubuntu-24.04=-self-hosted``); the pinned ``actions/checkout`` runs a
-local stand-in (standins/checkout) and every other action is the repository's own. Secrets go in a 0600
+local stand-in (standins/checkout), so does ``actions/setup-python`` (only the full ci suite uses it), and
+every other action is the repository's own. Secrets go in a 0600
 file, never on a command line.
 """
 
@@ -24,7 +25,10 @@ ACT = VENV / "bin" / "act"
 GITHUB_API = "http://127.0.0.1:8092"
 GITHUB_ADMIN = "http://127.0.0.1:8093"
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
-CHECKOUT_STANDIN = Path(__file__).resolve().parent / "standins" / "checkout"
+SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065"
+STANDINS = Path(__file__).resolve().parent / "standins"
+CHECKOUT_STANDIN = STANDINS / "checkout"
+SETUP_PYTHON_STANDIN = STANDINS / "setup-python"
 REPOSITORY = "shipit-ci/refbot-pipeline"
 ACT_TIMEOUT_S = 900
 GIT_IDENTITY = {
@@ -170,6 +174,7 @@ class Act:
             # act numbers every run 1; outcomes and GitHub deployments are told apart by run id.
             "--env", f"GITHUB_RUN_ID={time.time_ns() // 1000}",
             "--local-repository", f"{CHECKOUT}={CHECKOUT_STANDIN}",
+            "--local-repository", f"{SETUP_PYTHON}={SETUP_PYTHON_STANDIN}",
             "--no-cache-server",
             "--action-offline-mode",
         ]  # fmt: skip

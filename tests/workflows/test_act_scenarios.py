@@ -73,6 +73,7 @@ class State:
 
 
 def test_pr_opened_deploys_the_pr_head_to_the_test_channel(act, scratch, bot_host, github, workflow_secrets):
+    git(scratch.path, "checkout", "-q", "-b", f"feature-{PR}")  # the pull request's branch; main moves on later
     head = scratch.commit("feat: greet the channel on join")
     run = act.run(scratch, "pull_request", "test-deploy.yml", pull_request_event(PR, head, "opened"))
     assert_ok(run)
@@ -118,6 +119,7 @@ def test_fork_pr_is_not_deployed_and_gets_an_explanation(act, scratch, bot_host,
     (comment,) = comments_on(github(), PR + 1)
     assert "not deployed" in comment["body"].lower() and "stranger/refbot-pipeline" in comment["body"]
     git(scratch.path, "reset", "-q", "--hard", "HEAD~1")
+    git(scratch.path, "checkout", "-q", "main")
 
 
 def push_to_main(act, scratch, message: str) -> ActRun:
