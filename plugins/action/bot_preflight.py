@@ -208,6 +208,13 @@ def summary(args: Dict[str, Any], checks: List[Dict[str, Any]]) -> str:
     first = failed[0]
     if first["name"] == "rate_limit":
         return "%s; nothing was changed on the bot hosts" % first["message"]
+    if "rate limit" in ("%s %s" % (first.get("message"), first.get("seen"))).lower():
+        # CyTube refused the probe's connection for this controller's address: reachable, only busy.
+        return (
+            "rate limited: CyTube at %s refused the probe's %s (%s; it allows one address 5 connections, then 1 "
+            "per 10 s); nothing was changed on the bot hosts: re-run in a few seconds"
+            % (args["server_url"], first["name"], first.get("seen") or first["message"])
+        )
     if first["name"] in ("join", "login"):
         return (
             "inconclusive: %s, so the bot could not be verified; nothing was changed on the bot hosts"

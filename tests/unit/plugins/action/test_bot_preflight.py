@@ -139,6 +139,13 @@ def test_a_failed_login_names_the_account_and_the_fix() -> None:
     assert "shipit_probe_password" in text
 
 
+def test_a_probe_refused_by_the_rate_limit_is_not_called_unreachable() -> None:
+    refused = {"name": "connect", "ok": False, "message": "Rate limit exceeded", "seen": "rate limited, retry in 9.8 s"}
+    text = bp.summary({"server_url": "https://cytube.example"}, [refused])
+    assert text.startswith("rate limited: CyTube at https://cytube.example refused the probe's connect")
+    assert "retry in 9.8 s" in text and "unreachable" not in text
+
+
 def test_documentation_matches_the_argument_spec() -> None:
     options = yaml.safe_load(doc.DOCUMENTATION)["options"]
     assert set(options) == set(bp.ARGUMENT_SPEC)
