@@ -324,6 +324,10 @@ def version_of(release: Mapping[str, Any]) -> Optional[str]:
     return match.group("version") if match else None
 
 
+#: How roles/bot_rollback/tasks/auto.yml starts the reason of a rollback that found its target drifted.
+UNUSABLE_PREVIOUS = "the previous good release is not usable"
+
+
 def outcome_warnings(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> List[str]:
     """What an operator must notice although the run did what it was asked (``warnings``)."""
     warnings: List[str] = []
@@ -461,13 +465,14 @@ def _explain_rollback_failed(outcome: Mapping[str, Any], facts: Mapping[str, Any
         _cause(outcome, facts),
     )
     if rollback.get("result") == "stopped":
+        why = str(rollback.get("reason") or "")
+        stopped = (
+            " %s%s." % (why[:1].upper(), why[1:])
+            if why.startswith(UNUSABLE_PREVIOUS)
+            else " There is no previous good release to roll back to, so the bot was stopped."
+        )
         return (
-            head
-            + " %s, so the bot was stopped. Release %s is marked bad."
-            % (
-                (rollback.get("reason") or "There is no previous good release to roll back to").rstrip("."),
-                (outcome["release"] or {}).get("id"),
-            ),
+            head + stopped + " Release %s is marked bad." % (outcome["release"] or {}).get("id"),
             "The channel has no bot now: deploy a good release, or roll back to a named one (rollback_to=list).",
         )
     return (

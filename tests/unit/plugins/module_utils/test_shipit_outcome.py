@@ -276,3 +276,25 @@ def test_the_live_version_is_read_from_its_release_id_when_not_given() -> None:
     )
     assert outcome["warnings"][0].startswith("downgrade: 2.0.0 -> 1.0.0 (the live release was newer)")
     assert oc.version_of({"id": "1.2.3rc1-0123456789"}) == "1.2.3rc1" and oc.version_of({"id": "custom"}) is None
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        (
+            "there is no previous good release to roll back to; the bot was stopped",
+            "There is no previous good release to roll back to, so the bot was stopped.",
+        ),
+        (
+            "the previous good release is not usable: 1.0.0-0123456789 changed since its build (app/main.py); "
+            "the bot was stopped (deploy its version again to rebuild it)",
+            "The previous good release is not usable: 1.0.0-0123456789 changed since its build (app/main.py)",
+        ),
+    ],
+)
+def test_a_failed_deploy_that_stopped_the_bot_says_why(reason: str, said: str) -> None:
+    stopped = {"result": "stopped", "target": None, "verdict": None, "live": None, "reason": reason}
+    outcome = oc.build_outcome(facts(verdict=UNHEALTHY, failure={"phase": "verify"}, rollback=stopped))
+    VALIDATOR.validate(outcome)
+    assert outcome["status"] == "rollback_failed"
+    assert said in outcome["reason"] and "Release" in outcome["reason"]
