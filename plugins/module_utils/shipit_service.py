@@ -140,8 +140,18 @@ def reconnecting(status: Optional[int], data: Optional[Dict[str, Any]]) -> bool:
     return status is not None and data is not None and data.get("connected") is False and data.get("joined") is False
 
 
-def health_ok(status: Optional[int], data: Optional[Dict[str, Any]], version: Optional[str]) -> bool:
-    if status != 200 or data is None or data.get("joined") is False:
+def other_channel(data: Optional[Dict[str, Any]], channel: Optional[str]) -> Optional[str]:
+    """The channel the health endpoint reports when it is not ``channel`` (another instance on the same port)."""
+    reported = (data or {}).get("channel")
+    if not channel or reported is None or str(reported).lower() == channel.lower():
+        return None
+    return str(reported)
+
+
+def health_ok(
+    status: Optional[int], data: Optional[Dict[str, Any]], version: Optional[str], channel: Optional[str] = None
+) -> bool:
+    if status != 200 or data is None or data.get("joined") is False or other_channel(data, channel):
         return False
     return not version or data.get("version") in (None, version)
 
@@ -209,8 +219,9 @@ def journal_tail(run: Runner, unit: str, lines: int = 8) -> List[str]:
 class _Readiness:
     """What one :func:`wait_ready` call has seen so far of the unit and its health endpoint."""
 
-    def __init__(self, props: Dict[str, str], baseline_restarts: int, first_pid: int) -> None:
+    def __init__(self, props: Dict[str, str], baseline_restarts: int, first_pid: int, channel: Optional[str]) -> None:
         self.props = props
+        self.channel = channel
         self.baseline_restarts = baseline_restarts
         self.first_pid = first_pid
         self.active_since: Optional[float] = None
@@ -241,7 +252,7 @@ def _ready_now(
     """One look at an active unit: its health endpoint says joined, or (without one) it has settled."""
     if health_url:
         seen.status, seen.health, seen.error = health_probe(health_url, timeout=min(2.0, max(0.2, deadline - clock())))
-        return health_ok(seen.status, seen.health, version)
+        return health_ok(seen.status, seen.health, version, seen.channel)
     return clock() - (seen.active_since or 0.0) >= settle
 
 
@@ -310,6 +321,12 @@ def _health_check(health_url: str, version: Optional[str], seen: _Readiness, ela
     text = describe_health(seen.status, seen.health, seen.error)
     if version and seen.health and seen.health.get("version") not in (None, version):
         text += " (expected version %s)" % version
+    intruder = other_channel(seen.health, seen.channel)
+    if intruder:
+        text += " (that is the bot of channel %s, not of %s: do two channels share this health port?)" % (
+            intruder,
+            seen.channel,
+        )
     waited = "" if seen.ready or seen.failure else " after waiting %.1f s" % (elapsed_ms / 1000.0)
     if not seen.ready and seen.reconnecting:
         waited += "; the bot is running but still reconnecting (its own backoff)"
@@ -336,8 +353,12 @@ def wait_ready(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     reconnect_timeout: Optional[float] = None,
+    channel: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Poll until the unit is active and (when configured) its health endpoint says joined.
+
+    With ``channel``, a health endpoint that reports another channel is not this bot (another instance answers
+    on the port) and never counts as ready.
 
     A running bot whose health endpoint says it is reconnecting is waited for up to ``reconnect_timeout``
     (default :data:`RECONNECT_WAIT_S`) when that is longer than ``timeout``.
@@ -350,7 +371,7 @@ def wait_ready(
     props = unit_props(run, unit)
     if baseline_restarts is None:
         baseline_restarts = int_prop(props, "NRestarts")
-    seen = _Readiness(props, baseline_restarts, expect_pid)
+    seen = _Readiness(props, baseline_restarts, expect_pid, channel)
     bound = max(0.0, timeout)
     reconnect_bound = max(bound, RECONNECT_WAIT_S if reconnect_timeout is None else reconnect_timeout)
     _poll(run, unit, seen, health_url, version, settle, start + bound, start + reconnect_bound, sleep, clock)

@@ -161,6 +161,7 @@ def main() -> None:
         version=p["expect_version"],
         baseline_restarts=p["baseline_restarts"],
         expect_pid=p["expect_pid"],
+        channel=p["channel"],
     )
     checks = waited["checks"]
     errors = []

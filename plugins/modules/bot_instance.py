@@ -534,6 +534,7 @@ class Instance:
             self.p["settle"] if restarted else 0.0,
             version=self.p["expect_version"],
             reconnect_timeout=self.p["ready_timeout"],
+            channel=self.p["channel"],
         )
         result.update(
             ready=waited["ready"], checks=waited["checks"], main_pid=waited["main_pid"], restarts=waited["restarts"]

@@ -104,6 +104,26 @@ def test_wrong_version_is_not_ready(health_server: dict[str, Any]) -> None:
     assert not health["ok"] and "expected version 3.0.0" in health["seen"]
 
 
+def test_another_channels_bot_on_the_health_port_is_not_this_bot(health_server: dict[str, Any]) -> None:
+    health_server["body"] = {"connected": True, "joined": True, "version": "2.0.0", "channel": "lobby"}
+    clock = Clock()
+    result = ss.wait_ready(
+        FakeSystemd([props()]), "u", health_server["url"], 1, 0, "2.0.0", sleep=clock.sleep, clock=clock, channel="quiz"
+    )
+    assert not result["ready"]
+    health = next(c for c in result["checks"] if c["name"] == "health")
+    assert "the bot of channel lobby, not of quiz" in health["seen"]
+
+
+def test_the_health_endpoints_channel_is_compared_without_case_and_only_when_reported(
+    health_server: dict[str, Any],
+) -> None:
+    for reported in ("Quiz", None):
+        health_server["body"] = {"connected": True, "joined": True, "version": "2.0.0", "channel": reported}
+        result = ss.wait_ready(FakeSystemd([props()]), "u", health_server["url"], 5, 0, "2.0.0", channel="quiz")
+        assert result["ready"], reported
+
+
 def test_never_joins_times_out_with_what_was_seen(health_server: dict[str, Any]) -> None:
     health_server.update(status=503, body={"connected": True, "joined": False, "version": "2.0.0"})
     clock = Clock()
