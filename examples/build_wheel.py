@@ -105,8 +105,8 @@ def main(argv: list[str]) -> int:
     name = argv[2] if len(argv) == 3 else "refbot"
     if name not in PROJECTS and not (Path(name) / "pyproject.toml").is_file():
         print(
-            f"build_wheel: {name!r} is neither an example ({', '.join(PROJECTS)})"
-            " nor a directory with a pyproject.toml",
+            f"build_wheel: unknown project {name!r}; known: {', '.join(PROJECTS)}"
+            " (or the path of a directory with a pyproject.toml)",
             file=sys.stderr,
         )
         return 2

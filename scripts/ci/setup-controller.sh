@@ -38,6 +38,14 @@ install_venv() {
     echo "setup-controller: $venv is up to date"
     return
   fi
+  # Jobs that share one virtualenv (a self-hosted runner, the act scenarios) install one at a time.
+  mkdir -p "$(dirname "$venv")"
+  exec 9>"$venv.lock"
+  flock 9
+  if [[ -x "$venv/bin/python" && -f "$stamp" ]]; then
+    echo "setup-controller: $venv is up to date"
+    return
+  fi
   [[ -x "$venv/bin/python" ]] || "$python" -m venv "$venv"
   local args=() file
   for file in "${files[@]}"; do args+=(-r "$file"); done

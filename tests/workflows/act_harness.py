@@ -146,11 +146,14 @@ def dispatch_event(inputs: dict[str, Any]) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class Act:
-    """act, configured once per test session: secrets, variables, the API stand-in, the shared venv."""
+    """act, configured once per test session: secrets, variables, the API stand-in, and the runner's
+    virtualenv (made by scripts/ci/setup-controller.sh, shared by every job as on a self-hosted runner;
+    never the project's .venv, whose pins the jobs' requirements would change)."""
 
     workdir: Path
     secrets: dict[str, str]
     variables: dict[str, str]
+    venv: Path = VENV
 
     def _write(self, name: str, values: dict[str, str]) -> Path:
         path = self.workdir / name
@@ -169,7 +172,7 @@ class Act:
             "--secret-file", str(self._write("act.secrets", self.secrets)),
             "--var-file", str(self._write("act.vars", self.variables)),
             "--env", f"GITHUB_API_URL={GITHUB_API}",
-            "--env", f"SHIPIT_VENV={VENV}",
+            "--env", f"SHIPIT_VENV={self.venv}",
             "--env", f"ACT_SCENARIO_REPO={repo.path}",
             # act numbers every run 1; outcomes and GitHub deployments are told apart by run id.
             "--env", f"GITHUB_RUN_ID={time.time_ns() // 1000}",
