@@ -127,7 +127,6 @@ live:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_integrity import drifted_files
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
@@ -170,8 +169,7 @@ def main() -> None:
             layout, state, p["token"], p["owner"] or {}, p["ttl"], takeover=p["takeover"], check_mode=module.check_mode
         )
         if p["state"] == "acquired":
-            # A release whose files drifted from its RECORD is not "built": the build step rebuilds it.
-            result["releases"] = sorted(r.id for r in scan_releases(layout) if r.complete and not drifted_files(r.path))
+            result["releases"] = sorted(r.id for r in scan_releases(layout) if r.complete)
             result["live"] = current_release(layout)
     except ShipitError as exc:
         module.fail_json(msg=str(exc))
