@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples"))
 
 from build_wheel import build_wheel, parse_version  # noqa: E402
+from github_output import write_outputs  # noqa: E402
 
 VERSION_RE = re.compile(r'^version = "([^"]+)"$', re.MULTILINE)
 SHA_RE = re.compile(r"^[0-9a-f]{7,40}$")
@@ -55,13 +56,6 @@ def checkout_commit(project: Path) -> str:
     """The commit the job checked out (on a pull_request event, $GITHUB_SHA is the merge commit instead)."""
     done = subprocess.run(["git", "-C", str(project), "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
     return done.stdout.strip() if done.returncode == 0 else os.environ.get("GITHUB_SHA", "")
-
-
-def write_outputs(values: dict[str, str]) -> None:
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.writelines(f"{name}={value}\n" for name, value in values.items())
 
 
 def main(argv: list[str] | None = None) -> int:

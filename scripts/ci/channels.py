@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,6 +19,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from github_output import write_outputs
 
 CHANNEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,30}$")
 GROUP = "shipit_bots"
@@ -91,13 +92,6 @@ def matrix(listing: dict[str, Any], only: list[str] | None = None) -> list[dict[
     return [{"channel": channel, "hosts": ":".join(hosts)} for channel, hosts in hosts_by_channel.items()]
 
 
-def write_output(name: str, value: str) -> None:
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.write(f"{name}={value}\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inventory", required=True)
@@ -111,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     text = json.dumps(channels, separators=(",", ":"))
     print(text)
-    write_output("matrix", text)
+    write_outputs({"matrix": text})
     return 0
 
 

@@ -23,6 +23,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from github_output import write_outputs
+
 NAME_RE = re.compile(r'^name = "([^"]+)"$', re.MULTILINE)
 TIMEOUT_S = 30.0
 
@@ -102,13 +104,6 @@ def fetch(tag: str, project: Path, out: Path) -> Path:
     target = out / wheel["name"]
     target.write_bytes(data)
     return target
-
-
-def write_outputs(values: dict[str, str]) -> None:
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        with open(target, "a", encoding="utf-8") as handle:
-            handle.writelines(f"{name}={value}\n" for name, value in values.items())
 
 
 def main(argv: list[str] | None = None) -> int:

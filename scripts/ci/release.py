@@ -24,6 +24,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from github_output import write_outputs
 from release_assets import asset_files, build_assets
 from release_git import (
     CHANGELOG,
@@ -48,13 +49,9 @@ from release_github import DEFAULT_API_URL, GitHub, publish
 CZ_NOTHING_TO_RELEASE = (3, 21)
 
 
-def write_outputs(values: dict[str, str]) -> None:
-    lines = [f"{key}={value}" for key, value in values.items()]
-    print("\n".join(lines))
-    target = os.environ.get("GITHUB_OUTPUT")
-    if target:
-        with open(target, "a", encoding="utf-8") as outputs:
-            outputs.write("".join(f"{line}\n" for line in lines))
+def print_and_write_outputs(values: dict[str, str]) -> None:
+    print("\n".join(f"{key}={value}" for key, value in values.items()))
+    write_outputs(values)
 
 
 def check_ready_to_bump(repo: Repo, version: str) -> None:
@@ -94,14 +91,14 @@ def command_bump(repo: Repo) -> int:
         raise ReleaseError(f"commitizen bump failed (exit {result.returncode}):\n{result.stderr.strip()}")
     if repo.out("rev-parse", "HEAD") == head_before:
         print(f"nothing to release: no feat/fix/perf/refactor or breaking commit since v{previous}")
-        write_outputs({"released": "false", "previous": previous, "previous_tag": f"v{previous}"})
+        print_and_write_outputs({"released": "false", "previous": previous, "previous_tag": f"v{previous}"})
         return 0
     version = current_version(repo)
     tag = version_tag_at_head(repo)
     if tag != f"v{version}":
         raise ReleaseError(f"commitizen tagged {tag}, but the files say {version}")
     values = {"released": "true", "version": version, "tag": tag, "previous": previous, "previous_tag": f"v{previous}"}
-    write_outputs(values)
+    print_and_write_outputs(values)
     return 0
 
 
