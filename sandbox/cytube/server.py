@@ -436,11 +436,17 @@ class CytubeServer:
             return
         old_rank = session.effective_rank
         session.channel_rank = self.config.channel_rank(channel.name, session.name)
+        change = {"name": session.name, "rank": session.effective_rank}
+        # CyTube sends all of this in one tick of its event loop, so nothing the user does on seeing its new rank
+        # (this runs beside the user's next events, as CyTube's login does) can reach anyone before the broadcast.
+        # Every await here may yield to those events, so everyone else gets the broadcast first.
+        await self.out.emit_many([s.sid for s in channel.room if s is not session], "setUserRank", change)
         await self.emit(session, "rank", session.effective_rank)
         await self._maybe_resend_userlist(session, old_rank)
         await self.emit(session, "setPlaylistMeta", dict(PLAYLIST_META))
         await self.emit(session, "playlist", [])
-        await self.broadcast(channel, "setUserRank", {"name": session.name, "rank": session.effective_rank})
+        if session in channel.room:
+            await self.emit(session, "setUserRank", change)
 
     # ------------------------------------------- other events a bot may send
 

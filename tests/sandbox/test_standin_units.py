@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from sandbox.cytube import config as config_module
-from sandbox.cytube.accounts import dedupe_name, is_valid_username, parse_accounts
+from sandbox.cytube.accounts import AccountStore, dedupe_name, is_valid_username, parse_accounts
 from sandbox.cytube.clientip import resolve_client_ip
 from sandbox.cytube.config import Config, ConfigError, Limits
 from sandbox.cytube.limits import FloodLimiter, TokenBucket
-from sandbox.cytube.server import RESERVED_NAME_RE
+from sandbox.cytube.model import Channel, Session
+from sandbox.cytube.server import RESERVED_NAME_RE, CytubeServer
 from sandbox.cytube.textproc import format_chat_text, js_substring, js_trim
 from sandbox.cytube.typecheck import CHAT_TEMPLATE, MISSING, check
 
@@ -220,3 +222,34 @@ def test_channel_rank_lookup_ignores_case_and_defaults_to_1() -> None:
     assert config.channel_rank("reg-x", "SHIPPROBE") == 5
     assert config.channel_rank("reg-x", "someone") == 1
     assert config.channel_rank("reg-y", "shipprobe") == 1
+
+
+class RecordingOutbox:
+    """Stands in for the server's Outbox: records who was sent what, in call order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def emit(self, sid: str, event: str, payload: object = None) -> None:
+        self.sent.append((sid, event))
+
+    async def emit_many(self, sids: list[str], event: str, payload: object = None) -> None:
+        self.sent.extend((sid, event) for sid in sids)
+
+
+def test_everyone_else_gets_a_new_channel_rank_before_the_user_does() -> None:
+    """The rank lookup runs beside the user's next events: whatever the user sends on seeing its new rank (a PM to
+    a bot that checks ranks) must find the others told already, as in CyTube, where it all happens in one tick."""
+    server = CytubeServer(
+        Config(registered_channels=("reg",), channel_ranks={"reg": {"moderator": 2}}), AccountStore(None, 4)
+    )
+    recorder = RecordingOutbox()
+    server.out = recorder  # type: ignore[assignment]
+    channel = Channel(name="reg", registered=True, afk_timeout_s=600)
+    bot = Session(sid="bot", ip="10.0.0.1", name="bot", channel=channel, accepted=True)
+    user = Session(sid="user", ip="10.0.0.2", name="moderator", channel=channel, accepted=True)
+    channel.room.extend([bot, user])
+    asyncio.run(server._apply_channel_rank(user))
+    assert user.effective_rank == 2
+    assert recorder.sent.index(("bot", "setUserRank")) < recorder.sent.index(("user", "rank"))
+    assert [event for sid, event in recorder.sent if sid == "user"][-1] == "setUserRank"
