@@ -233,6 +233,27 @@ def test_status_pm_answered_to_a_moderator_listed_before_the_bot_joined(
     assert STATUS_REPLY.fullmatch(reply["msg"]), reply
 
 
+def test_status_pm_sent_the_moment_the_rank_arrives_is_judged_by_that_rank(
+    server: StandIn, channel: str, run_bot: Callable[..., BotRun]
+) -> None:
+    """CyTube broadcasts setUserRank before the asker can react to its own rank; a bot that handles events on
+    threads of their own (python-engineio's default) may still see the PM first and call the asker rank 1."""
+    bot = joined_bot(run_bot)
+    for attempt in range(25):
+        moderator = Probe(server=server, ip=fresh_ip()).connect()
+        try:
+            moderator.join(channel)
+            moderator.login(MODERATOR, password(MODERATOR))
+            moderator.wait_for("rank", lambda rank: rank == 2)
+            moderator.emit("pm", {"to": BOT, "msg": "status"})
+            reply = moderator.wait_for("pm", lambda m: m["username"] == BOT, timeout=WAIT_S)
+        finally:
+            moderator.close()
+        assert STATUS_REPLY.fullmatch(reply["msg"]), (attempt, reply)
+        time.sleep(0.15)  # the bot's own replies stay under CyTube's chat throttle (10 a second after a burst of 20)
+    assert "ignored" not in bot.log(), bot.log()
+
+
 @pytest.mark.parametrize("name", [MEMBER, "someguest"])
 def test_status_pm_ignored_below_rank_2(
     run_bot: Callable[..., BotRun], probes: Callable[..., Probe], name: str

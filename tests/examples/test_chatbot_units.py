@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import threading
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -17,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples" / "chatbot" / "src"))
 
 from cytube_chatbot import replies  # noqa: E402
+from cytube_chatbot.client import InOrderClient  # noqa: E402
 from cytube_chatbot.settings import Faults, SettingsError, load, parse  # noqa: E402
 from cytube_chatbot.store import Counts, Store, StoreError  # noqa: E402
 
@@ -210,3 +212,18 @@ def test_build_refuses_an_unknown_project(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "unknown project 'nobot'; known: refbot, chatbot" in result.stderr
+
+
+def test_events_are_handled_on_the_reader_thread_in_arrival_order() -> None:
+    """python-engineio would start a thread per message; the bot's client handles each where it was read."""
+    client = InOrderClient(reconnection=False)
+    handled: list[tuple[str, threading.Thread]] = []
+    client.eio.on("message", lambda data: handled.append((data, threading.current_thread())))
+    for data in ('2["addUser",{"rank":1}]', '2["setUserRank",{"rank":2}]', '2["pm",{"msg":"status"}]'):
+        client.eio._trigger_event("message", data, run_async=True)
+    assert [data for data, _ in handled] == [
+        '2["addUser",{"rank":1}]',
+        '2["setUserRank",{"rank":2}]',
+        '2["pm",{"msg":"status"}]',
+    ]
+    assert {thread for _, thread in handled} == {threading.current_thread()}

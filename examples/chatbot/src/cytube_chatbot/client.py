@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import engineio
 import requests
 import socketio
 
@@ -45,6 +46,26 @@ def socket_url(settings: Settings) -> str:
     return str((secure or servers)[0]["url"])
 
 
+class InOrderEngineIO(engineio.Client):
+    """Hands socket.io events to the bot one at a time, in the order they arrived.
+
+    python-engineio runs every message handler on a thread of its own, so a PM could be handled before the
+    setUserRank that CyTube sent ahead of it, and the bot would judge the sender by a stale rank. Events are
+    dispatched on the reader thread instead; the bot's handlers only emit and write SQLite, so they never block it.
+    Overrides private methods of the pinned python-engineio/python-socketio (tests/examples/test_chatbot_units.py).
+    """
+
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message":
+            kwargs["run_async"] = False
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class InOrderClient(socketio.Client):
+    def _engineio_client_class(self) -> type[engineio.Client]:
+        return InOrderEngineIO
+
+
 class Connection:
     def __init__(
         self, settings: Settings, store: Store, started: float, wake: threading.Event, stop: threading.Event
@@ -61,7 +82,7 @@ class Connection:
         self.login_sent = False
         self.exit_code: int | None = None
         self.ended = threading.Event()
-        self.sio = socketio.Client(reconnection=False, logger=False, engineio_logger=False)
+        self.sio = InOrderClient(reconnection=False, logger=False, engineio_logger=False)
         for event, handler in {
             "connect": self.on_connect,
             "disconnect": self.on_disconnect,
