@@ -227,3 +227,6 @@ def test_events_are_handled_on_the_reader_thread_in_arrival_order() -> None:
         '2["pm",{"msg":"status"}]',
     ]
     assert {thread for _, thread in handled} == {threading.current_thread()}
+    # A server disconnect joins the reader thread: it keeps a thread of its own.
+    client.eio._trigger_event("message", "1", run_async=True).join(5)
+    assert handled[-1][0] == "1" and handled[-1][1] is not threading.current_thread()

@@ -19,6 +19,7 @@ from .store import Store
 LOG = logging.getLogger("chatbot")
 SOCKETCONFIG_TIMEOUT_S = 10
 CONNECT_TIMEOUT_S = 10
+SOCKETIO_EVENT = "2"  # the socket.io packet type of an event
 
 
 class Kicked(Exception):
@@ -50,13 +51,14 @@ class InOrderEngineIO(engineio.Client):
     """Hands socket.io events to the bot one at a time, in the order they arrived.
 
     python-engineio runs every message handler on a thread of its own, so a PM could be handled before the
-    setUserRank that CyTube sent ahead of it, and the bot would judge the sender by a stale rank. Events are
-    dispatched on the reader thread instead; the bot's handlers only emit and write SQLite, so they never block it.
+    setUserRank that CyTube sent ahead of it, and the bot would judge the sender by a stale rank. Event packets
+    ("2...") are dispatched on the reader thread instead; the bot's handlers only emit and write SQLite, so they
+    never block it. Other packets keep their own thread: a server disconnect ("1") joins the reader thread.
     Overrides private methods of the pinned python-engineio/python-socketio (tests/examples/test_chatbot_units.py).
     """
 
     def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "message":
+        if event == "message" and args and isinstance(args[0], str) and args[0].startswith(SOCKETIO_EVENT):
             kwargs["run_async"] = False
         return super()._trigger_event(event, *args, **kwargs)
 
