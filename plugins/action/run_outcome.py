@@ -42,6 +42,7 @@ FACTS = (
     "rollback",
     "marks",
     "restarted",
+    "restart_reason",
 )
 
 

@@ -340,6 +340,12 @@ def outcome_warnings(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> Li
             "downgrade: %s -> %s (the live release was newer): release %s replaced %s; if a newer deploy was "
             "meant to win, deploy it again" % (live_version, new_version, release["id"], previous["id"])
         )
+    drift = (facts.get("release") or {}).get("drift")
+    if outcome["kind"] == "deploy" and drift and release.get("id"):
+        warnings.append(
+            "rebuilt: %s; it was built again from its artifact instead of reused. A release is never changed after "
+            "its build: find out who edits files under releases/ on the host" % drift
+        )
     for skipped in (facts.get("rollback") or {}).get("skipped") or []:
         if isinstance(skipped, Mapping) and skipped.get("id"):
             warnings.append("rollback skipped release %s: %s" % (skipped["id"], skipped.get("reason") or "not usable"))
@@ -433,6 +439,8 @@ def _activation_words(outcome: Mapping[str, Any], facts: Mapping[str, Any]) -> s
         words.append("built now" if built else "already built")
     if facts.get("restarted") is not None:
         words.append("restarted" if facts["restarted"] else "not restarted (unchanged)")
+        if facts["restarted"] and facts.get("restart_reason"):
+            words[-1] += " (%s)" % facts["restart_reason"]
     return "".join(", " + word for word in words)
 
 

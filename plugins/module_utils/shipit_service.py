@@ -267,9 +267,10 @@ def _poll(
     reconnect_deadline: float,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    stop_if_reconnecting: bool = False,
 ) -> None:
     """Poll until ``seen`` is ready, the unit fails (waiting longer cannot help) or ``deadline`` (``reconnect_deadline``
-    while the bot says it is reconnecting)."""
+    while the bot says it is reconnecting; at once with ``stop_if_reconnecting``)."""
     while True:
         seen.failure = failing(seen.props, seen.baseline_restarts, seen.first_pid)
         if seen.failure:
@@ -281,6 +282,8 @@ def _poll(
                 seen.active_since = clock()
             if _ready_now(seen, health_url, version, settle, max(deadline, reconnect_deadline), clock):
                 seen.ready = True
+                return
+            if stop_if_reconnecting and seen.reconnecting:
                 return
         if clock() >= (reconnect_deadline if seen.reconnecting else deadline):
             return
@@ -354,6 +357,7 @@ def wait_ready(
     clock: Callable[[], float] = time.monotonic,
     reconnect_timeout: Optional[float] = None,
     channel: Optional[str] = None,
+    stop_if_reconnecting: bool = False,
 ) -> Dict[str, Any]:
     """Poll until the unit is active and (when configured) its health endpoint says joined.
 
@@ -361,7 +365,8 @@ def wait_ready(
     on the port) and never counts as ready.
 
     A running bot whose health endpoint says it is reconnecting is waited for up to ``reconnect_timeout``
-    (default :data:`RECONNECT_WAIT_S`) when that is longer than ``timeout``.
+    (default :data:`RECONNECT_WAIT_S`) when that is longer than ``timeout``; with ``stop_if_reconnecting`` the wait
+    ends as soon as it says so (the caller restarts it instead), and ``reconnecting`` is True in the result.
 
     Returns ``{ready, checks, props, main_pid, health}``: ``checks`` holds
     ``unit_active`` and ``unit_stable`` and, with a health URL, ``health``.
@@ -374,7 +379,19 @@ def wait_ready(
     seen = _Readiness(props, baseline_restarts, expect_pid, channel)
     bound = max(0.0, timeout)
     reconnect_bound = max(bound, RECONNECT_WAIT_S if reconnect_timeout is None else reconnect_timeout)
-    _poll(run, unit, seen, health_url, version, settle, start + bound, start + reconnect_bound, sleep, clock)
+    _poll(
+        run,
+        unit,
+        seen,
+        health_url,
+        version,
+        settle,
+        start + bound,
+        start + reconnect_bound,
+        sleep,
+        clock,
+        stop_if_reconnecting,
+    )
     elapsed = int((clock() - start) * 1000)
     checks = _unit_checks(unit, seen, elapsed)
     if health_url:
@@ -388,5 +405,6 @@ def wait_ready(
         "baseline_restarts": baseline_restarts,
         "health": seen.health,
         "failure": seen.failure,
+        "reconnecting": not seen.ready and seen.reconnecting,
         "elapsed_ms": elapsed,
     }

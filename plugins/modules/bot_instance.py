@@ -98,6 +98,9 @@ options:
     description:
       - C(auto) restarts only when the release, the unit file or a secret changed, or when the instance is not
         active or runs another release. C(always) restarts anyway. C(never) only switches.
+      - Unless C(never), an instance that was not restarted and whose health endpoint says it is between two
+        connections (its own reconnect backoff, after a CyTube outage) is restarted so that it reconnects now
+        (RV(restart_reason)).
     type: str
     choices: [auto, always, never]
     default: auto
@@ -182,6 +185,11 @@ restarted:
   description: Whether the instance was (re)started.
   returned: always
   type: bool
+restart_reason:
+  description: Why an instance that needed no restart was restarted all the same.
+  returned: when a running instance was found reconnecting
+  type: str
+  sample: the bot was between connections (its own reconnect backoff): restarted so that it reconnects now
 unit_changed:
   description: Whether the template unit file changed (and systemd was reloaded).
   returned: always
@@ -275,6 +283,8 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import 
     resolve_release,
     rollback_target,
 )
+
+RECONNECT_RESTART = "the bot was between connections (its own reconnect backoff): restarted so that it reconnects now"
 
 
 class Instance:
@@ -526,6 +536,9 @@ class Instance:
             props = unit_props(self.run, self.unit)
             result.update(main_pid=int_prop(props, "MainPID"), restarts=int_prop(props, "NRestarts"))
             return props
+        # A running bot still in its own reconnect backoff (after a CyTube outage it can be a minute) is restarted,
+        # so it reconnects now: it is not in its channel anyway, and waiting out its backoff would blame the release.
+        reconnect_now = not restarted and self.p["restart"] != "never"
         waited = wait_ready(
             self.run,
             self.unit,
@@ -535,7 +548,14 @@ class Instance:
             version=self.p["expect_version"],
             reconnect_timeout=self.p["ready_timeout"],
             channel=self.p["channel"],
+            stop_if_reconnecting=reconnect_now,
         )
+        if reconnect_now and waited["reconnecting"]:
+            result["restart_reason"] = RECONNECT_RESTART
+            self.restart()
+            result["restarted"] = True
+            self.mark("restart")
+            return self.check_ready(result, True)
         result.update(
             ready=waited["ready"], checks=waited["checks"], main_pid=waited["main_pid"], restarts=waited["restarts"]
         )

@@ -114,10 +114,17 @@ waited:
 releases:
   description:
     - Ids of the complete releases of the channel on the host, read under the lock (so that
-      M(cytube.shipit.bot_release) can skip asking the host again).
+      M(cytube.shipit.bot_release) can skip asking the host again). A release whose virtualenv
+      no longer matches what pip installed (edited by hand) is left out, so that a deploy of it
+      builds it again instead of reusing it; it is listed in RV(drifted).
   returned: when acquired
   type: list
   elements: str
+drifted:
+  description: The complete releases that drifted since their build, each with one sentence naming the files.
+  returned: when acquired
+  type: dict
+  sample: {"1.2.0-01234567": "release 1.2.0-01234567 differs from what was built and verified (venv/bin/x: modified)"}
 live:
   description: The release C(current) points at (null when none).
   returned: when acquired
@@ -127,6 +134,7 @@ live:
 from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_integrity import describe_drift, drifted_files
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     ChannelLayout,
@@ -169,7 +177,10 @@ def main() -> None:
             layout, state, p["token"], p["owner"] or {}, p["ttl"], takeover=p["takeover"], check_mode=module.check_mode
         )
         if p["state"] == "acquired":
-            result["releases"] = sorted(r.id for r in scan_releases(layout) if r.complete)
+            complete = [r for r in scan_releases(layout) if r.complete]
+            drift = {r.id: drifted_files(r.path) for r in complete}
+            result["releases"] = sorted(r.id for r in complete if not drift[r.id])
+            result["drifted"] = {rid: describe_drift(rid, files) for rid, files in drift.items() if files}
             result["live"] = current_release(layout)
     except ShipitError as exc:
         module.fail_json(msg=str(exc))

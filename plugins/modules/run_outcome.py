@@ -69,7 +69,8 @@ options:
   release:
     description:
       - The release the run is about (C(id), C(version), C(project), C(source), C(artifact_sha256), C(git_sha),
-        C(built)).
+        C(built)). C(drift), when not empty, says how an existing release had drifted since its build (it was built
+        again): it becomes one of the outcome's C(warnings).
     type: dict
   live_before:
     description: The release that was live before the run.
@@ -83,6 +84,9 @@ options:
   restarted:
     description: Whether the activation restarted the bot (for the words of the summary).
     type: bool
+  restart_reason:
+    description: Why a bot that needed no restart was restarted (M(cytube.shipit.bot_instance)), for the summary.
+    type: str
   record:
     description:
       - On success, the release to record as live (C(release), C(verified), C(pop), C(keep), C(event)); see

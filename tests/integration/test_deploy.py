@@ -121,6 +121,24 @@ def test_redeploy_is_a_noop(shipit: Shipit, on_v2: Released) -> None:
     assert shipit.journal()[-1] == outcome
 
 
+def test_a_redeploy_of_a_live_release_edited_on_the_host_builds_it_again(shipit: Shipit, on_v2: Released) -> None:
+    """Issue 13: a hand-edited live release was "already built, unchanged" and crash-looped at the next restart."""
+    live = live_id(shipit)
+    module = f"{ROOT}/{CHANNEL_1}/releases/{live}/venv/lib/python3*/site-packages/cytube_refbot/__init__.py"
+    shipit.ssh(f"echo 'raise SystemExit(\"edited by hand\")' >> {module}")  # the next restart would crash-loop
+    pid = shipit.main_pid()
+    run = shipit.deploy("2.0.0")
+    assert run.rc == 0, run.explain()
+    outcome = run.outcome
+    assert outcome["status"] == "success" and outcome["release"] == dict(outcome["release"], id=live, built=True)
+    (warning,) = outcome["warnings"]
+    assert warning.startswith(f"rebuilt: release {live} differs from what was built and verified"), warning
+    assert "cytube_refbot/__init__.py: modified" in warning and "WARNING: rebuilt:" in run.stdout
+    assert "edited by hand" not in shipit.ssh(f"cat {module}")
+    assert shipit.main_pid() != pid, "the rebuilt release was not restarted, so its verification proved nothing"
+    assert live_id(shipit) == live and shipit.answer() == "2.0.0"
+
+
 def test_check_diff_previews_and_changes_nothing(shipit: Shipit, on_v2: Released) -> None:
     pid = shipit.main_pid()
     before, journal = shipit.releases(), shipit.journal()

@@ -214,6 +214,18 @@ def test_a_deploy_that_ends_older_than_the_live_release_warns_about_the_downgrad
     assert oc.summary_lines(outcome)[1].startswith("WARNING: downgrade: 2.0.0 -> 1.0.0")
 
 
+def test_a_deploy_that_rebuilt_a_drifted_release_warns_naming_the_files() -> None:
+    drift = "release 2.0.0-abcdef0123 differs from what was built and verified (venv/bin/bot: modified)"
+    release = {"id": "2.0.0-abcdef0123", "version": "2.0.0", "built": True, "drift": drift}
+    outcome = oc.build_outcome(facts(verdict=HEALTHY, release=release, live_before="2.0.0-abcdef0123"))
+    VALIDATOR.validate(outcome)
+    (warning,) = outcome["warnings"]
+    assert warning.startswith("rebuilt: " + drift + "; it was built again"), warning
+    assert "drift" not in outcome["release"]  # the warning carries it; the outcome schema is unchanged
+    plain = oc.build_outcome(facts(verdict=HEALTHY, release=dict(release, drift="")))
+    assert "warnings" not in plain
+
+
 @pytest.mark.parametrize(
     "new, live, went_live",
     [

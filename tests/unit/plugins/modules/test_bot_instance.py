@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +118,53 @@ def test_bot_instance_check_mode_changes_nothing(
         bot_instance, capsys, instance_args(tmp_path, release="v2-new", assume_built=True), check_mode=True
     )
     assert not failed and out["release"] == "v2-new"
+
+
+@pytest.fixture()
+def reconnecting_until_restarted(systemd: FakeSystemd) -> Iterator[str]:
+    """A health endpoint that says "between connections" until the unit is restarted, then "joined"."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            joined = systemd.restarts() > 1
+            body = json.dumps({"connected": joined, "joined": joined}).encode()
+            self.send_response(200 if joined else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/health"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("restart", ["auto", "never"])
+def test_a_live_bot_still_in_its_reconnect_backoff_is_restarted_so_it_reconnects_now(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    systemd: FakeSystemd,
+    monkeypatch: pytest.MonkeyPatch,
+    reconnecting_until_restarted: str,
+    restart: str,
+) -> None:
+    """A re-deploy after a CyTube outage: the bot runs but waits out a backoff that can last a minute."""
+    (tmp_path / "units").mkdir()
+    make_release(tmp_path / "root", "chan", "v1-a", 1)
+    monkeypatch.setattr(os, "chown", lambda *a: None)
+    args = instance_args(tmp_path, release="v1-a", health_url=reconnecting_until_restarted, journal=False)
+    systemd.active, systemd.pid = True, 7  # up, never restarted by us: the first deploy's restart is below
+    failed, out = run(bot_instance, capsys, dict(args, restart="always", health_url=None))
+    assert not failed and systemd.restarts() == 1, out
+    monkeypatch.setattr(bot_instance.Instance, "running_release", lambda self, props: "v1-a")
+    failed, out = run(bot_instance, capsys, dict(args, restart=restart))
+    if restart == "never":
+        assert failed or not out["ready"], out
+        assert systemd.restarts() == 1 and "restart_reason" not in out
+        return
+    assert not failed and out["ready"] and out["restarted"], out
+    assert out["restart_reason"] == bot_instance.RECONNECT_RESTART and systemd.restarts() == 2

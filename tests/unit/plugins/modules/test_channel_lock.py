@@ -41,3 +41,21 @@ def test_channel_lock_does_not_record(tmp_path: Path, capsys: pytest.CaptureFixt
     base = {"channel": "chan", "root": str(tmp_path), "token": "tok-a"}
     failed, out = run(channel_lock, capsys, dict(base, state="released", commit={"release": "v1-a"}))
     assert failed and "commit" in out["msg"]
+
+
+def test_channel_lock_leaves_a_drifted_release_out_so_a_deploy_builds_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    make_release(tmp_path, "chan", "v1-a", 1)
+    make_release(tmp_path, "chan", "v2-b", 2)
+    site = tmp_path / "chan" / "releases" / "v2-b" / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "bot-2.dist-info").mkdir(parents=True)
+    (site / "bot.py").write_text("print('edited by hand')\n")
+    # the sha256 pip recorded for "print('hi')\n"
+    (site / "bot-2.dist-info" / "RECORD").write_text("bot.py,sha256=yvAm8l1xQCCfmAcmBTB6Q4kUuc5vPBSyPRXZZnJB3lI,12\n")
+    failed, out = run(channel_lock, capsys, {"channel": "chan", "root": str(tmp_path), "token": "tok-a"})
+    assert not failed and out["releases"] == ["v1-a"]
+    assert out["drifted"] == {
+        "v2-b": "release v2-b differs from what was built and verified (venv/lib/python3.11/site-packages/bot.py: "
+        "modified)"
+    }
