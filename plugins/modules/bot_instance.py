@@ -189,7 +189,7 @@ restart_reason:
   description: Why an instance that needed no restart was restarted all the same.
   returned: when a running instance was found reconnecting
   type: str
-  sample: the bot was between connections (its own reconnect backoff): restarted so that it reconnects now
+  sample: "the bot was between connections (its own reconnect backoff): restarted so that it reconnects now"
 unit_changed:
   description: Whether the template unit file changed (and systemd was reloaded).
   returned: always

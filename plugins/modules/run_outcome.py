@@ -70,7 +70,7 @@ options:
     description:
       - The release the run is about (C(id), C(version), C(project), C(source), C(artifact_sha256), C(git_sha),
         C(built)). C(drift), when not empty, says how an existing release had drifted since its build (it was built
-        again): it becomes one of the outcome's C(warnings).
+        again); it becomes one of the outcome's C(warnings).
     type: dict
   live_before:
     description: The release that was live before the run.
