@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,27 +61,10 @@ class Clock:
 
 
 @pytest.fixture()
-def health_server() -> Iterator[dict[str, Any]]:
+def health_server(json_endpoint: Callable[..., str]) -> dict[str, Any]:
     state: dict[str, Any] = {"status": 200, "body": {"connected": True, "joined": True, "version": "2.0.0"}}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            data = json.dumps(state["body"]).encode()
-            self.send_response(state["status"])
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/health"
-    yield state
-    server.shutdown()
+    state["url"] = json_endpoint(lambda: (state["status"], state["body"]))
+    return state
 
 
 def test_ready_with_health(health_server: dict[str, Any]) -> None:

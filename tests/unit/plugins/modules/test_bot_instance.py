@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,26 +119,14 @@ def test_bot_instance_check_mode_changes_nothing(
 
 
 @pytest.fixture()
-def reconnecting_until_restarted(systemd: FakeSystemd) -> Iterator[str]:
+def reconnecting_until_restarted(systemd: FakeSystemd, json_endpoint: Callable[..., str]) -> str:
     """A health endpoint that says "between connections" until the unit is restarted, then "joined"."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            joined = systemd.restarts() > 1
-            body = json.dumps({"connected": joined, "joined": joined}).encode()
-            self.send_response(200 if joined else 503)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond() -> tuple[int, dict[str, bool]]:
+        joined = systemd.restarts() > 1
+        return (200 if joined else 503), {"connected": joined, "joined": joined}
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/health"
-    server.shutdown()
+    return json_endpoint(respond)
 
 
 @pytest.mark.parametrize("restart", ["auto", "never"])
