@@ -9,6 +9,11 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from ansible.plugins.action import ActionBase
+
+# Imported at load time on purpose: ansible-playbook loads this class in its main process, so python-socketio
+# (0.2-0.5 s to import) is imported once per run there, and every later probe (this one's login, cytube_check's
+# action plugin) finds it in the forked worker instead of importing it again.
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import ProbeConfig, check_login
 from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig import (
     CytubeError,
     ServerEntry,
@@ -22,8 +27,6 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit imp
     ConnectionBudget,
     server_key,
 )
-
-# cytube_client (python-socketio, ~0.2 s to import) is only imported when a probe login is checked.
 
 ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "server_url": {"type": "str", "required": True},
@@ -129,8 +132,6 @@ def connections_available(budget: Any, needed: int, args: Dict[str, Any], checks
 
 def probe_login(server: ServerEntry, args: Dict[str, Any], budget: Any, checks: List[Dict[str, Any]]) -> None:
     """``connect``, ``join`` and ``login`` of the probe account, on ONE connection."""
-    from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import ProbeConfig, check_login
-
     cfg = ProbeConfig(
         server_url=args["server_url"],
         channel=args["channel"],

@@ -27,8 +27,10 @@ description:
     unreachable or refuses the probe, so nothing is known about the bot). Every check
     reports its latency.
   - By default the module only reports; use O(fail_on) to fail the task on a verdict.
-  - Runs on the controller by default (C(delegate_to) is not needed when the play
-    targets C(localhost)); it only needs network access to the CyTube server.
+  - Its action plugin runs the probe inside C(ansible-playbook) on the controller,
+    whatever host the task targets (no module is sent to any host, C(delegate_to) is
+    not needed); the controller needs network access to the CyTube server and the
+    client libraries below.
   - "CyTube limits that shape this module: a per-IP connection rate limit (5
     connections, then 1 per 10 s), so a stability window (O(repeat) > 1) uses ONE
     connection for all its rounds and never reconnects; one guest login per IP per 60 s,
@@ -42,6 +44,7 @@ requirements:
   - websocket-client >= 1.5.1, < 2
 extends_documentation_fragment:
   - cytube.shipit.attributes
+  - cytube.shipit.attributes.action
 options:
   server_url:
     description:
@@ -388,7 +391,6 @@ elapsed_ms:
 """
 
 import sys
-from typing import Any, Dict, List
 
 if __name__ == "__main__" and "aiohttp" not in sys.modules:
     # Only in the module's own process: python-socketio's package import pulls in its
@@ -396,68 +398,16 @@ if __name__ == "__main__" and "aiohttp" not in sys.modules:
     # used here never needs it, and the async client treats it as optional.
     sys.modules["aiohttp"] = None  # type: ignore[assignment]
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import (
-    argument_spec,
-    to_config,
-    validate,
-)
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import (
-    HAS_SOCKETIO,
-    HAS_WEBSOCKET_CLIENT,
-    SOCKETIO_IMPORT_ERROR,
-    WEBSOCKET_IMPORT_ERROR,
-    one_line,
-    scrub,
-)
-from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
-
-#: options of this module on top of the shared probe options (cytube_check_spec)
-RATE_LIMIT_SPEC = {
-    "rate_limit_wait": {"type": "float", "default": 60.0},
-    "rate_limit_dir": {"type": "path"},
-}
-
-
-def rate_limit_errors(params: Dict[str, Any]) -> List[str]:
-    wait = params.get("rate_limit_wait")
-    if wait is None or wait < 0:
-        return ["rate_limit_wait %r must be 0 or more seconds (0 = never wait for a connection token)" % wait]
-    return []
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_run import check_argument_spec, run_check
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(argument_spec(), **RATE_LIMIT_SPEC), supports_check_mode=True)
-    params = module.params
-    secrets = [s for s in (params.get("probe_password"), params.get("channel_password")) if s]
-
-    errors = validate(params) + rate_limit_errors(params)
-    if errors:
-        module.fail_json(
-            msg=scrub("invalid options: " + "; ".join(errors), secrets),
-            changed=False,
-            errors=[scrub(e, secrets) for e in errors],
-        )
-
-    if not HAS_SOCKETIO:
-        module.fail_json(msg=missing_required_lib("python-socketio"), exception=SOCKETIO_IMPORT_ERROR)
-    if not HAS_WEBSOCKET_CLIENT:
-        module.fail_json(msg=missing_required_lib("websocket-client"), exception=WEBSOCKET_IMPORT_ERROR)
-
-    cfg = to_config(params)
-    cfg.rate_limit_wait = float(params["rate_limit_wait"])
-    cfg.rate_limit_dir = params.get("rate_limit_dir")
-    try:
-        report = run_probe(cfg)
-    except Exception as exc:  # never leak a secret through an unexpected traceback
-        module.fail_json(
-            msg=scrub("cytube_check failed unexpectedly: %s: %s" % (type(exc).__name__, one_line(exc)), secrets),
-            changed=False,
-        )
-    result = report.as_dict(cfg.secrets)
-    result["changed"] = False
-    if report.verdict in (params.get("fail_on") or []):
-        result["msg"] = "verdict %s is in fail_on: %s" % (report.verdict, result["msg"])
+    """The module itself; playbooks normally run the action plugin of the same name, which calls the same
+    ``run_check`` inside the controller's process."""
+    module = AnsibleModule(argument_spec=check_argument_spec(), supports_check_mode=True)
+    result = run_check(module.params)
+    if result.pop("failed", False):
         module.fail_json(**result)
     module.exit_json(**result)
 

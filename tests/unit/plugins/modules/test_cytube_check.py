@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.cytube.shipit.plugins.module_utils import cytube_check_run, cytube_client
 from ansible_collections.cytube.shipit.plugins.module_utils import cytube_probe as cp
 from ansible_collections.cytube.shipit.plugins.modules import cytube_check
 
@@ -62,7 +63,7 @@ def run_module(
             raise fake_report
         return fake_report if fake_report is not None else report()
 
-    monkeypatch.setattr(cytube_check, "run_probe", fake_run_probe)
+    monkeypatch.setattr(cytube_check_run, "run_probe", fake_run_probe)
     with patch_module_args(module_args):
         with pytest.raises(SystemExit) as info:
             cytube_check.main()
@@ -167,8 +168,8 @@ def test_check_mode_runs_the_checks(monkeypatch: pytest.MonkeyPatch, capsys: pyt
 
 
 def test_missing_socketio_is_reported(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr(cytube_check, "HAS_SOCKETIO", False)
-    monkeypatch.setattr(cytube_check, "SOCKETIO_IMPORT_ERROR", "Traceback: No module named 'socketio'")
+    monkeypatch.setattr(cytube_client, "HAS_SOCKETIO", False)
+    monkeypatch.setattr(cytube_client, "SOCKETIO_IMPORT_ERROR", "Traceback: No module named 'socketio'")
     code, result, calls = run_module(monkeypatch, capsys, args())
     assert code == 1 and calls == []
     assert "python-socketio" in result["msg"] and "Failed to import the required Python library" in result["msg"]
@@ -180,7 +181,7 @@ def test_documentation_matches_the_argument_spec() -> None:
     doc = yaml.safe_load(cytube_check.DOCUMENTATION)
     from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec import ARGUMENT_SPEC
 
-    spec = dict(ARGUMENT_SPEC, **cytube_check.RATE_LIMIT_SPEC)
+    spec = dict(ARGUMENT_SPEC, **cytube_check_run.RATE_LIMIT_SPEC)
     assert set(doc["options"]) == set(spec)
     for name, option in spec.items():
         documented = doc["options"][name]
