@@ -137,7 +137,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
     dump_json,
 )
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_integrity import describe_drift, drifted_files
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import (
     CHANNEL_LAYOUT_ARGUMENT_SPEC,
     UNIT_ARGUMENT_SPEC,
@@ -152,11 +151,14 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs 
     running_release,
     scan_releases,
 )
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_rollback import (
+    release_integrity,
+    skipped_for_rollback,
+)
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import (
     PREVIOUS,
     STATUS_BAD,
     add_event,
-    is_bad,
     load_state,
     mark_bad,
     release_status,
@@ -229,42 +231,6 @@ def describe_releases(
             }
         )
     return rows
-
-
-def skipped_for_rollback(
-    state: Dict[str, Any], releases: Sequence[ReleaseInfo], live: Optional[str]
-) -> List[Dict[str, str]]:
-    """The entries of the live stack a rollback to "previous" passes over because they are gone or
-    incomplete, newest first, each with why (bad releases are skipped by design and not listed).
-
-    The walk is :func:`rollback_target`'s: it stops at the first usable entry (the target).
-    """
-    on_disk = {release.id: release for release in releases}
-    skipped: List[Dict[str, str]] = []
-    for release_id in reversed(state["stack"]):
-        if release_id == live:
-            continue
-        release = on_disk.get(release_id)
-        if release is None:
-            reason = "it no longer exists on the host (removed by hand, or pruned)"
-        elif not release.complete:
-            reason = "it is incomplete on the host (a build that did not finish)"
-        elif is_bad(state, release_id):
-            continue
-        else:
-            break
-        skipped.append({"id": release_id, "reason": reason})
-    return skipped
-
-
-def release_integrity(layout: ChannelLayout, release: Optional[str]) -> Dict[str, Any]:
-    """RV(integrity) for ``release`` (None: there is nothing to check)."""
-    if not release:
-        return {"release": None, "drifted": [], "message": ""}
-    check_release_id(release)
-    drifted = drifted_files(layout.release_dir(release))
-    message = describe_drift(release, drifted) if drifted else ""
-    return {"release": release, "drifted": drifted, "message": message}
 
 
 def format_table(rows: Sequence[Dict[str, Any]]) -> List[str]:

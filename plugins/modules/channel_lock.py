@@ -65,6 +65,12 @@ options:
   takeover:
     description: Token of a holder found dead, to replace. Set by the action plugin.
     type: str
+  rollback_view:
+    description:
+      - Also answer what a rollback to "previous" would do (RV(rollback)), read under the lock just taken, so
+        that a rollback needs no separate look at the host before it switches (one host round trip less).
+    type: bool
+    default: false
 seealso:
   - module: cytube.shipit.bot_instance
 """
@@ -129,6 +135,16 @@ live:
   description: The release C(current) points at (null when none).
   returned: when acquired
   type: str
+rollback:
+  description:
+    - What a rollback to "previous" would do, as M(cytube.shipit.bot_releases) answers it with
+      C(integrity_of=previous) - C(previous_good) (the target, null when there is none),
+      C(previous_skipped) (stack entries passed over, each with why), C(previous_fallback) (set when the
+      target is not on the live stack) and C(integrity) (the target's drifted files and one sentence).
+  returned: when acquired and O(rollback_view=true)
+  type: dict
+  sample: {"previous_good": "1.1.0-0123456789", "previous_skipped": [], "previous_fallback": null,
+           "integrity": {"release": "1.1.0-0123456789", "drifted": [], "message": ""}}
 """
 
 from typing import Any, Dict
@@ -147,6 +163,8 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import (
     lock_operation,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import current_release, scan_releases
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_rollback import previous_view
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_state import load_state
 
 
 def main() -> None:
@@ -161,6 +179,7 @@ def main() -> None:
             token=dict(type="str", no_log=False),
             owner=dict(type="dict"),
             takeover=dict(type="str"),
+            rollback_view=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -177,11 +196,14 @@ def main() -> None:
             layout, state, p["token"], p["owner"] or {}, p["ttl"], takeover=p["takeover"], check_mode=module.check_mode
         )
         if p["state"] == "acquired":
-            complete = [r for r in scan_releases(layout) if r.complete]
+            releases = scan_releases(layout)
+            complete = [r for r in releases if r.complete]
             drift = {r.id: drifted_files(r.path) for r in complete}
             result["releases"] = sorted(r.id for r in complete if not drift[r.id])
             result["drifted"] = {rid: describe_drift(rid, files) for rid, files in drift.items() if files}
             result["live"] = current_release(layout)
+            if p["rollback_view"]:
+                result["rollback"] = previous_view(load_state(layout), releases, result["live"], drift)
     except ShipitError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
