@@ -4,6 +4,7 @@
 
 Single-host rows (channel bench-7 on sandbox-4, account shipbot17), per round, warm caches:
   new release        deploy.yml of a new version onto a running one, verified
+  ... installer uv   the same with -e bot_release_installer=uv (uv copied to the host first)
   no-op re-deploy    deploy.yml of the live version again (nothing restarts), verified
   rollback           rollback.yml to the previous release, verified
   verify alone       verify.yml on a healthy bot
@@ -252,6 +253,16 @@ class Stand:
         phases["ansible-playbook"] = elapsed
         return Run(elapsed, found["status"], found["text"], phases)
 
+    def put_uv(self, channel: Channel) -> None:
+        """The controller's uv (requirements/controller.txt) at /usr/local/bin/uv of the channel's host, for the
+        row with ``bot_release_installer=uv`` (the default installer, pip, needs nothing on the host)."""
+        part = "/usr/local/bin/uv.part"
+        install = f"cat > {part} && chmod 755 {part} && mv {part} /usr/local/bin/uv"
+        keys = ["-i", str(SANDBOX_KEYS / "id_ed25519"), "-o", "UserKnownHostsFile=%s" % (SANDBOX_KEYS / "known_hosts")]
+        argv = ["ssh", *keys, "-o", "BatchMode=yes", f"root@{channel.address}", install]
+        with (VENV_BIN / "uv").open("rb") as binary:
+            subprocess.run(argv, stdin=binary, check=True, capture_output=True)
+
     def ssh(self, channel: Channel, script: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """One SSH connection (no ControlMaster reuse), the baseline script and one call fed to bash."""
         argv = [
@@ -422,8 +433,9 @@ def timed_pair(stand: Stand, row: Row, channel: Channel, pair: Pair, waits: list
 def single_host_rows(stand: Stand, baseline: Baseline, rounds: int, wheels: Path) -> tuple[list[Row], float]:
     channel = stand.channel(SINGLE_CHANNEL)
     base = channel.baseline()
-    new, noop, rollback, verify, emergency = rows = [
+    new, with_uv, noop, rollback, verify, emergency = rows = [
         Row("new release, deployed and verified"),
+        Row("new release, installer uv (uv on the host)", note="baseline: the same plain script (pip)"),
         Row("no-op re-deploy (verified)"),
         Row("rollback to the previous release, verified"),
         Row("verify alone"),
@@ -432,7 +444,11 @@ def single_host_rows(stand: Stand, baseline: Baseline, rounds: int, wheels: Path
     waits: list[float] = []
     stamp = int(time.time()) % 100000  # a version never deployed before: a new release is really built
     versions = [build_wheel(f"1.{number}.{stamp}", wheels) for number in range(rounds + 1)]
+    uv_versions = [build_wheel(f"2.{number}.{stamp}", wheels) for number in range(rounds + 1)]
     houses = [warm_wheelhouse(wheel) for wheel in versions]
+    for wheel in uv_versions:
+        warm_wheelhouse(wheel)
+    stand.put_uv(channel)
     waits.append(stand.book_connections(channel.name, 2))
     check(stand.playbook("deploy.yml", channel, "-e", f"shipit_bot_source={versions[0]}"), "warm-up deploy")
     if not baseline.setup(base):  # after shipit's first deploy on the host: it installs the unit and the user
@@ -440,6 +456,18 @@ def single_host_rows(stand: Stand, baseline: Baseline, rounds: int, wheels: Path
     check(baseline.new_release(base, houses[0]), "baseline warm-up")
     for number in range(1, rounds + 1):
         deploy = partial(stand.playbook, "deploy.yml", channel, "-e", f"shipit_bot_source={versions[number]}")
+        with_uv_deploy = partial(
+            stand.playbook,
+            "deploy.yml",
+            channel,
+            "-e",
+            f"shipit_bot_source={uv_versions[number]}",
+            "-e",
+            "bot_release_installer=uv",
+        )
+        timed_pair(
+            stand, with_uv, channel, Pair(2, with_uv_deploy, partial(baseline.new_release, base, houses[number])), waits
+        )
         timed_pair(stand, new, channel, Pair(2, deploy, partial(baseline.new_release, base, houses[number])), waits)
         timed_pair(stand, noop, channel, Pair(2, deploy, partial(baseline.noop, base)), waits)
         verify_run = partial(stand.playbook, "verify.yml", channel)

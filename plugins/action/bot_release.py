@@ -34,6 +34,8 @@ PASS_THROUGH = (
     "python",
     "compile",
     "build_timeout",
+    "installer",
+    "uv_path",
 )
 
 

@@ -92,6 +92,22 @@ options:
     description: Seconds allowed for each build command (venv, pip, compile, config check).
     type: int
     default: 600
+  installer:
+    description:
+      - What installs the wheelhouse into the release's virtualenv. C(pip) - the pip wheel shipped in the
+        archive (needs nothing on the host). C(uv) - U(https://docs.astral.sh/uv/) already installed on the
+        host (O(uv_path)); it installs the same wheels from the same wheelhouse, offline, in about 0.2 s
+        instead of pip's 2-3 s (measured on a sandbox host); the build fails, naming the path, when uv is
+        missing. C(auto) - uv when the host has it, else pip.
+      - Either way pip's C(RECORD) files are written, so the integrity check of releases works the same;
+        C(RELEASE.json) names the installer.
+    type: str
+    choices: [pip, uv, auto]
+    default: pip
+  uv_path:
+    description: The uv program on the host for O(installer=uv) or O(installer=auto).
+    type: path
+    default: /usr/local/bin/uv
 notes:
   - Run it under the channel lock (M(cytube.shipit.channel_lock)).
 seealso:
@@ -142,6 +158,10 @@ build_ms:
   description: Time spent building on the host, in milliseconds.
   returned: when built
   type: int
+installer:
+  description: What installed the wheels, C(pip) or C(uv) (see O(installer)).
+  returned: when built
+  type: str
 uploaded:
   description: Whether the archive was uploaded (action plugin).
   returned: always
@@ -243,6 +263,67 @@ class Builder:
             tail = "\n".join(proc.stdout.decode("utf-8", "replace").strip().splitlines()[-15:])
             raise ShipitError("%s failed (exit %d):\n%s" % (what, proc.returncode, tail))
 
+    def installer(self) -> Optional[str]:
+        """The uv program to install with, or None for pip (installer auto: uv only when it is there)."""
+        choice, uv = self.p["installer"], self.p["uv_path"]
+        if choice == "pip":
+            return None
+        if os.path.isfile(uv) and os.access(uv, os.X_OK):
+            return uv
+        if choice == "auto":
+            return None
+        raise ShipitError(
+            "installer uv: %s is not an executable file on the host; install uv there "
+            "(https://docs.astral.sh/uv/), set uv_path to where it is, or use installer pip" % uv
+        )
+
+    def install(self, venv: str, wheelhouse: str, pip_wheel: str) -> str:
+        """Install the requirement from ``wheelhouse`` into ``venv``, offline; what installed it."""
+        requirement = self.p["requirement"]
+        py = os.path.join(venv, "bin", "python")
+        uv = self.installer()
+        if uv:
+            self.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--python",
+                    py,
+                    "--no-index",
+                    "--find-links",
+                    wheelhouse,
+                    "--no-config",
+                    "--no-cache",
+                    "--link-mode",
+                    "copy",
+                    "--no-compile",
+                    "--quiet",
+                    requirement,
+                ],
+                "uv pip install of %s" % requirement,
+            )
+            return "uv"
+        self.run(
+            [
+                py,
+                os.path.join(wheelhouse, pip_wheel, "pip"),
+                "install",
+                "--no-index",
+                "--find-links",
+                wheelhouse,
+                "--no-compile",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "--no-warn-script-location",
+                requirement,
+            ],
+            "pip install of %s" % requirement,
+        )
+        return "pip"
+
     def command(self, release_dir: str) -> List[str]:
         config = os.path.join(release_dir, self.p["config_name"])
         argv = [a.replace("{release}", release_dir).replace("{config}", config) for a in self.p["command"]]
@@ -268,24 +349,7 @@ class Builder:
         venv = os.path.join(release_dir, "venv")
         self.run([self.p["python"], "-m", "venv", "--without-pip", venv], "creating the virtualenv")
         py = os.path.join(venv, "bin", "python")
-        self.run(
-            [
-                py,
-                os.path.join(wheelhouse, pip_wheel, "pip"),
-                "install",
-                "--no-index",
-                "--find-links",
-                wheelhouse,
-                "--no-compile",
-                "--no-cache-dir",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                "--no-warn-script-location",
-                self.p["requirement"],
-            ],
-            "pip install of %s" % self.p["requirement"],
-        )
+        installer = self.install(venv, wheelhouse, pip_wheel)
         if self.p["compile"]:
             self.run([py, "-m", "compileall", "-q", "-j", "0", os.path.join(venv, "lib")], "byte-compiling")
         config_path = os.path.join(release_dir, self.p["config_name"])
@@ -317,6 +381,7 @@ class Builder:
                 "built_at_epoch": time.time(),
                 "host": os.uname()[1],
                 "build_ms": int((time.monotonic() - started) * 1000),
+                "installer": installer,
             }
         )
         atomic_write(os.path.join(release_dir, MANIFEST_NAME), dump_json(manifest), 0o644)
@@ -367,7 +432,13 @@ class Builder:
         except BaseException:
             remove_tree(release_dir)
             raise
-        result.update(changed=True, built=True, build_ms=manifest["build_ms"], version=manifest.get("version"))
+        result.update(
+            changed=True,
+            built=True,
+            build_ms=manifest["build_ms"],
+            installer=manifest["installer"],
+            version=manifest.get("version"),
+        )
         return result
 
     def rebuild(self, release_id: str, release_dir: str, result: Dict[str, Any]) -> Dict[str, Any]:
@@ -383,7 +454,13 @@ class Builder:
             os.rename(aside, release_dir)
             raise
         remove_tree(aside)
-        result.update(changed=True, built=True, build_ms=manifest["build_ms"], version=manifest.get("version"))
+        result.update(
+            changed=True,
+            built=True,
+            build_ms=manifest["build_ms"],
+            installer=manifest["installer"],
+            version=manifest.get("version"),
+        )
         return result
 
 
@@ -405,6 +482,8 @@ def main() -> None:
             python=dict(type="path", default="/usr/bin/python3"),
             compile=dict(type="bool", default=True),
             build_timeout=dict(type="int", default=600),
+            installer=dict(type="str", choices=["pip", "uv", "auto"], default="pip"),
+            uv_path=dict(type="path", default="/usr/local/bin/uv"),
         ),
         supports_check_mode=True,
     )

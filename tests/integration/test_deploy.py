@@ -10,6 +10,9 @@ the run's output. Needs root: sudo .venv/bin/pytest tests/integration/test_deplo
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,6 +140,40 @@ def test_a_redeploy_of_a_live_release_edited_on_the_host_builds_it_again(shipit:
     assert "edited by hand" not in shipit.ssh(f"cat {module}")
     assert shipit.main_pid() != pid, "the rebuilt release was not restarted, so its verification proved nothing"
     assert live_id(shipit) == live and shipit.answer() == "2.0.0"
+
+
+def put_uv_on_the_host(shipit: Shipit) -> None:
+    """The controller's uv (requirements/controller.txt) copied to /usr/local/bin/uv of the channel's host."""
+    uv = Path(sys.prefix) / "bin" / "uv"
+    argv = [
+        "ssh", "-F", "/dev/null", "-i", str(shipit.hosts.ssh_key), "-o", "BatchMode=yes",
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+        f"root@{shipit.host.address}", "cat > /usr/local/bin/uv.part && chmod 755 /usr/local/bin/uv.part "
+        "&& mv /usr/local/bin/uv.part /usr/local/bin/uv",
+    ]  # fmt: skip
+    with uv.open("rb") as binary:
+        subprocess.run(argv, stdin=binary, check=True, capture_output=True, timeout=120)
+
+
+def test_installer_uv_builds_with_the_hosts_uv_and_the_release_passes_the_integrity_check(
+    shipit: Shipit, on_v2: Released
+) -> None:
+    """Issue 11: bot_release_installer=uv installs the same wheelhouse with uv found on the host; the release is
+    verified, RELEASE.json names uv, and the lock's integrity check accepts uv's RECORD files (a re-deploy reuses
+    the release instead of rebuilding it as drifted). A fault-free config of its own keeps its release id apart."""
+    put_uv_on_the_host(shipit)
+    own = {"bot_release_installer": "uv"}
+    try:
+        run = shipit.deploy("3.0.0", faults={"answer_delay_s": 0}, extra=own)
+        assert run.rc == 0, run.explain()
+        release = run.outcome["release"]
+        assert run.outcome["status"] == "success" and release["built"] is True, run.explain()
+        assert shipit.manifest(release["id"])["installer"] == "uv"
+        again = shipit.deploy("3.0.0", faults={"answer_delay_s": 0}, extra=own)
+        assert again.rc == 0, again.explain()
+        assert again.outcome["release"]["built"] is False and not again.outcome.get("warnings"), again.explain()
+    finally:
+        shipit.ssh("rm -f /usr/local/bin/uv")
 
 
 def test_check_diff_previews_and_changes_nothing(shipit: Shipit, on_v2: Released) -> None:

@@ -8,6 +8,7 @@ sandbox hosts in tests/integration/test_deploy*.py and test_rollback.py.
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -105,3 +106,68 @@ def test_a_drifted_release_is_built_again_not_reused(tmp_path: Path, capsys: pyt
     assert failed and "has no pip wheel" in out["msg"]
     assert os.listdir(tmp_path / "root" / "chan" / "releases") == ["1.0.0-abc"]
     assert (tmp_path / "root" / "chan" / "releases" / "1.0.0-abc" / "RELEASE.json").is_file()
+
+
+# --------------------------------------------------------------------------- the installer (pip, uv, auto)
+
+
+def fake_uv(tmp_path: Path) -> Path:
+    uv = tmp_path / "uv"
+    uv.write_text("#!/bin/sh\nexit 0\n")
+    uv.chmod(0o755)
+    return uv
+
+
+def build_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, **over: Any
+) -> tuple[bool, dict[str, Any], list[list[str]]]:
+    """A build whose commands are recorded instead of run (the real builds run on sandbox hosts)."""
+    commands: list[list[str]] = []
+    monkeypatch.setattr(bot_release.Builder, "run", lambda self, argv, what, cwd=None: commands.append(argv))
+    wheelhouse = archive(tmp_path, {"pip-1-py3-none-any.whl": b"x", "mybot-1.0.0-py3-none-any.whl": b"x"})
+    args = release_args(tmp_path, archive=str(wheelhouse), command=["/bin/true"], compile=False, **over)
+    failed, out = run(bot_release, capsys, args)
+    return failed, out, commands
+
+
+@pytest.mark.parametrize(
+    "installer,uv_there,expected",
+    [("pip", True, "pip"), ("auto", True, "uv"), ("auto", False, "pip"), ("uv", True, "uv")],
+)
+def test_the_installer_is_pip_unless_uv_is_asked_for_and_there(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    installer: str,
+    uv_there: bool,
+    expected: str,
+) -> None:
+    uv = fake_uv(tmp_path) if uv_there else tmp_path / "no-uv"
+    failed, out, commands = build_with(tmp_path, capsys, monkeypatch, installer=installer, uv_path=str(uv))
+    assert not failed, out
+    assert out["installer"] == expected
+    install = commands[1]
+    release = tmp_path / "root" / "chan" / "releases" / "1.0.0-abc"
+    if expected == "uv":
+        assert install[:3] == [str(uv), "pip", "install"]
+        # offline, from the shipped wheelhouse only, into the release's own virtualenv, no config or cache read
+        for flag in ("--no-index", "--no-config", "--no-cache"):
+            assert flag in install
+        assert install[install.index("--python") + 1] == str(release / "venv" / "bin" / "python")
+        assert install[install.index("--find-links") + 1] == str(release / ".wheelhouse")
+    else:
+        assert install[0] == str(release / "venv" / "bin" / "python") and install[2] == "install"
+        assert install[1].endswith("pip-1-py3-none-any.whl/pip") and "--no-index" in install
+    assert install[-1] == "mybot==1.0.0"
+    assert json.loads((release / "RELEASE.json").read_text())["installer"] == expected
+
+
+def test_installer_uv_without_uv_on_the_host_fails_naming_the_path_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "bin" / "uv"
+    failed, out, commands = build_with(tmp_path, capsys, monkeypatch, installer="uv", uv_path=str(missing))
+    assert failed and f"installer uv: {missing} is not an executable file on the host" in out["msg"]
+    assert "the live release is untouched" in out["msg"] and "use installer pip" in out["msg"]
+    assert len(commands) == 1  # only the virtualenv was made
+    assert not (tmp_path / "root" / "chan" / "releases" / "1.0.0-abc").exists()
