@@ -232,6 +232,18 @@ def _safe_extract(archive: str, dest: str) -> List[str]:
     return names
 
 
+def built_result(result: Dict[str, Any], manifest: Dict[str, Any]) -> Dict[str, Any]:
+    """The module's result once ``manifest`` (RELEASE.json) has been written."""
+    result.update(
+        changed=True,
+        built=True,
+        build_ms=manifest["build_ms"],
+        installer=manifest["installer"],
+        version=manifest.get("version"),
+    )
+    return result
+
+
 class Builder:
     def __init__(self, module: AnsibleModule) -> None:
         self.module = module
@@ -432,14 +444,7 @@ class Builder:
         except BaseException:
             remove_tree(release_dir)
             raise
-        result.update(
-            changed=True,
-            built=True,
-            build_ms=manifest["build_ms"],
-            installer=manifest["installer"],
-            version=manifest.get("version"),
-        )
-        return result
+        return built_result(result, manifest)
 
     def rebuild(self, release_id: str, release_dir: str, result: Dict[str, Any]) -> Dict[str, Any]:
         """Build a drifted release again; the old directory is kept aside (and put back if the build fails),
@@ -454,14 +459,7 @@ class Builder:
             os.rename(aside, release_dir)
             raise
         remove_tree(aside)
-        result.update(
-            changed=True,
-            built=True,
-            build_ms=manifest["build_ms"],
-            installer=manifest["installer"],
-            version=manifest.get("version"),
-        )
-        return result
+        return built_result(result, manifest)
 
 
 def main() -> None:

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import switch_current
 
 
 def run(
@@ -69,3 +72,42 @@ class FakeSystemd:
 
     def restarts(self) -> int:
         return sum(1 for c in self.calls if c[:2] == ["systemctl", "restart"])
+
+
+# ---- channels whose live stack a rollback to "previous" must walk (channel "chan")
+
+
+def stack_with_a_gone_and_a_bad_entry(root: Path) -> None:
+    """The live stack says r1, r2, r3, r4 (live); r3 was removed by hand and r2 is bad: "previous" is r1."""
+    for built, release_id in enumerate(["r1", "r2", "r4"], start=1):
+        make_release(root, "chan", release_id, built)
+    layout = ChannelLayout(str(root), "chan")
+    switch_current(layout, "r4")
+    state = st.load_state(layout)
+    state["stack"] = ["r1", "r2", "r3", "r4"]
+    st.mark_bad(state, "r2", "command_round_trip: no reply")
+    st.save_state(layout, state)
+
+
+def stack_lost_with_a_verified_release(root: Path) -> None:
+    """The live stack lost its entries (only r1-gone); r2 (built before r3) is live and r3 was verified."""
+    for built, release_id in enumerate(["r2", "r3"], start=2):
+        make_release(root, "chan", release_id, built)
+    layout = ChannelLayout(str(root), "chan")
+    state = st.empty_state()
+    st.mark_good(state, "r3")
+    state["stack"] = ["r1-gone"]
+    st.save_state(layout, state)
+    switch_current(layout, "r2")
+
+
+def previous_edited_by_hand(root: Path) -> None:
+    """r1 (previous good) had a venv file edited after its build; r2 is live."""
+    for built, release_id in enumerate(["r1", "r2"], start=1):
+        make_release(root, "chan", release_id, built)
+    site = root / "chan" / "releases" / "r1" / "venv" / "lib" / "python3.11" / "site-packages"
+    (site / "bot-1.dist-info").mkdir(parents=True)
+    (site / "bot.py").write_text("tampered\n")
+    # the sha256 pip recorded for "print('hi')\n"
+    (site / "bot-1.dist-info" / "RECORD").write_text("bot.py,sha256=yvAm8l1xQCCfmAcmBTB6Q4kUuc5vPBSyPRXZZnJB3lI,12\n")
+    switch_current(ChannelLayout(str(root), "chan"), "r2")

@@ -15,7 +15,13 @@ from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state 
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import scan_releases, switch_current
 from ansible_collections.cytube.shipit.plugins.modules import bot_releases
-from module_harness import make_release, run
+from module_harness import (
+    make_release,
+    previous_edited_by_hand,
+    run,
+    stack_lost_with_a_verified_release,
+    stack_with_a_gone_and_a_bad_entry,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,14 +81,9 @@ def test_describe_and_format(tmp_path: Path) -> None:
 def test_a_rollback_names_the_stack_entries_it_passes_over(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """The live stack says r1, r2, r3, r4 (live); r3 was removed by hand and r2 is bad: "previous" is r1, and the
     missing r3 is named with why (bad releases are skipped by design, not listed)."""
-    for built, release_id in enumerate(["r1", "r2", "r4"], start=1):
-        make_release(tmp_path, "chan", release_id, built)
+    stack_with_a_gone_and_a_bad_entry(tmp_path)
     layout = ChannelLayout(str(tmp_path), "chan")
-    switch_current(layout, "r4")
     state = st.load_state(layout)
-    state["stack"] = ["r1", "r2", "r3", "r4"]
-    st.mark_bad(state, "r2", "command_round_trip: no reply")
-    st.save_state(layout, state)
     failed, out = run(bot_releases, capsys, {"channel": "chan", "root": str(tmp_path)})
     assert not failed and out["previous_good"] == "r1"
     assert out["previous_skipped"] == [
@@ -99,14 +100,7 @@ def test_a_failed_deploy_falls_back_to_the_newest_verified_release(
 ) -> None:
     """The live stack lost its entries; the failing release r2 (re-deployed, built before r3) is live and r3 was
     verified: marking r2 bad names r3 as the way back, and says it is a fallback and why."""
-    for built, release_id in enumerate(["r2", "r3"], start=2):
-        make_release(tmp_path, "chan", release_id, built)
-    layout = ChannelLayout(str(tmp_path), "chan")
-    state = st.empty_state()
-    st.mark_good(state, "r3")
-    state["stack"] = ["r1-gone"]
-    st.save_state(layout, state)
-    switch_current(layout, "r2")
+    stack_lost_with_a_verified_release(tmp_path)
     failed, out = run(bot_releases, capsys, {"channel": "chan", "root": str(tmp_path), "state": "bad", "reason": "x"})
     assert not failed and out["previous_good"] == "r3"
     assert out["previous_fallback"]["id"] == "r3" and "newest verified release" in out["previous_fallback"]["reason"]
@@ -116,13 +110,7 @@ def test_a_failed_deploy_falls_back_to_the_newest_verified_release(
 def test_the_integrity_of_a_rollback_target_names_drifted_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """r1 (previous good) had a venv file edited after its build; r2 is live: a check of "previous" (and of r1 by
     name) names the file, r2 is intact."""
-    for built, release_id in enumerate(["r1", "r2"], start=1):
-        make_release(tmp_path, "chan", release_id, built)
-    site = tmp_path / "chan" / "releases" / "r1" / "venv" / "lib" / "python3.11" / "site-packages"
-    (site / "bot-1.dist-info").mkdir(parents=True)
-    (site / "bot.py").write_text("tampered\n")
-    (site / "bot-1.dist-info" / "RECORD").write_text("bot.py,sha256=yvAm8l1xQCCfmAcmBTB6Q4kUuc5vPBSyPRXZZnJB3lI,12\n")
-    switch_current(ChannelLayout(str(tmp_path), "chan"), "r2")
+    previous_edited_by_hand(tmp_path)
     base = {"channel": "chan", "root": str(tmp_path)}
     for wanted in ("previous", "r1"):
         failed, out = run(bot_releases, capsys, dict(base, integrity_of=wanted))

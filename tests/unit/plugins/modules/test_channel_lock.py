@@ -10,11 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ansible_collections.cytube.shipit.plugins.module_utils import shipit_state as st
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import ChannelLayout
-from ansible_collections.cytube.shipit.plugins.module_utils.shipit_release_dirs import switch_current
 from ansible_collections.cytube.shipit.plugins.modules import bot_releases, channel_lock
-from module_harness import make_release, run
+from module_harness import (
+    make_release,
+    previous_edited_by_hand,
+    run,
+    stack_lost_with_a_verified_release,
+    stack_with_a_gone_and_a_bad_entry,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -65,41 +68,9 @@ def test_channel_lock_leaves_a_drifted_release_out_so_a_deploy_builds_it_again(
     }
 
 
-def _stack_with_a_gone_and_a_bad_entry(root: Path) -> None:
-    for built, release_id in enumerate(["r1", "r2", "r4"], start=1):
-        make_release(root, "chan", release_id, built)
-    layout = ChannelLayout(str(root), "chan")
-    switch_current(layout, "r4")
-    state = st.load_state(layout)
-    state["stack"] = ["r1", "r2", "r3", "r4"]
-    st.mark_bad(state, "r2", "command_round_trip: no reply")
-    st.save_state(layout, state)
-
-
-def _stack_lost_so_the_newest_verified_is_the_fallback(root: Path) -> None:
-    for built, release_id in enumerate(["r2", "r3"], start=2):
-        make_release(root, "chan", release_id, built)
-    layout = ChannelLayout(str(root), "chan")
-    state = st.empty_state()
-    st.mark_good(state, "r3")
-    state["stack"] = ["r1-gone"]
-    st.save_state(layout, state)
-    switch_current(layout, "r2")
-
-
-def _previous_edited_by_hand(root: Path) -> None:
-    for built, release_id in enumerate(["r1", "r2"], start=1):
-        make_release(root, "chan", release_id, built)
-    site = root / "chan" / "releases" / "r1" / "venv" / "lib" / "python3.11" / "site-packages"
-    (site / "bot-1.dist-info").mkdir(parents=True)
-    (site / "bot.py").write_text("tampered\n")
-    (site / "bot-1.dist-info" / "RECORD").write_text("bot.py,sha256=yvAm8l1xQCCfmAcmBTB6Q4kUuc5vPBSyPRXZZnJB3lI,12\n")
-    switch_current(ChannelLayout(str(root), "chan"), "r2")
-
-
 @pytest.mark.parametrize(
     "tree",
-    [_stack_with_a_gone_and_a_bad_entry, _stack_lost_so_the_newest_verified_is_the_fallback, _previous_edited_by_hand],
+    [stack_with_a_gone_and_a_bad_entry, stack_lost_with_a_verified_release, previous_edited_by_hand],
 )
 def test_the_rollback_view_under_the_lock_is_what_bot_releases_answers(
     tmp_path: Path, capsys: pytest.CaptureFixture, tree: Callable[[Path], None]
