@@ -2,7 +2,8 @@
 
 Channel shipit-sandbox on sandbox-1. A slow deploy holds the lock (a stability window of
 three round trips); a second deploy waits for it and then runs; a third with a 1 s bound fails
-naming the holder. A deploy killed after switching `current` leaves a stale lock and an
+naming the holder; a verify started during a deploy's verification waits for it (its probe login would
+kick the deploy's). A deploy killed after switching `current` leaves a stale lock and an
 unverified live release: the next run takes the lock over and converges to a verified release.
 Needs root: sudo .venv/bin/pytest tests/integration/test_deploy_concurrency.py
 """
@@ -77,6 +78,29 @@ def test_second_deploy_waits_for_the_first(shipit: Shipit, ids: dict[str, str]) 
     assert shipit.current() == ids["3.0.0"]
     assert second.outcome["status"] == "success" and second.outcome["timings"]["lock"] > 0
     assert not lock_held(shipit), "the lock was not released"
+
+
+def test_verify_during_a_deploy_waits_instead_of_kicking_its_verification(shipit: Shipit, ids: dict[str, str]) -> None:
+    """CyTube kicks the older of two probe logins in one channel: a verify that did not wait for the lock would
+    end the deploy's verification (inconclusive, the new release live but unverified)."""
+    before = make_live(shipit, ids, "1.0.0")
+    shipit.standin.reset()
+    window = {"shipit_verify_overrides": {"repeat": 4, "interval": 3}}
+    deploy = shipit.start("deploy.yml", CHANNEL_1, dict(window, shipit_bot_source=str(shipit.wheels["2.0.0"])))
+    try:
+        # Switched: the deploy is in its verification, a stability window of about 9 s.
+        wait_until(lambda: shipit.current() != before or deploy.poll() is not None, 120, "the deploy to switch")
+        verify = shipit.playbook("verify.yml", CHANNEL_1, {}, reset=False)
+    finally:
+        rc, out = finish(deploy)
+    assert rc == 0 and "Duplicate login" not in out, out[-4000:]
+    deployed, verified = shipit.journal()[-2:]
+    assert (deployed["kind"], deployed["status"], verified["kind"]) == ("deploy", "success", "verify"), deployed
+    assert verify.rc == 0, verify.explain()
+    assert f"channel {CHANNEL_1} is locked by" in verify.stdout and f"pid {deploy.pid}" in verify.stdout
+    assert verify.outcome["kind"] == "verify" and verify.outcome["status"] == "success"
+    assert verify.outcome["timings"]["lock"] > 0 and verify.outcome["release"]["id"] == ids["2.0.0"]
+    assert not lock_held(shipit), "verify did not release the lock"
 
 
 def test_second_deploy_fails_after_the_bound_naming_the_holder(shipit: Shipit, ids: dict[str, str]) -> None:
