@@ -5,13 +5,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
+
+#: Serialises what every channel of a host shares (the bot's system user): /run/lock is the FHS place for it.
+HOST_SETUP_LOCK = "/run/lock/cytube-shipit-host-setup.lock"
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o644, uid: int = -1, gid: int = -1) -> None:
@@ -62,12 +67,36 @@ def dump_json(value: Any) -> bytes:
 
 
 def makedirs(path: str, mode: int = 0o755) -> bool:
-    """Create ``path`` (and parents); True when something was created."""
+    """Create ``path`` (and parents); True when something was created (by us, not by a run beside us)."""
     if os.path.isdir(path):
         return False
-    os.makedirs(path, mode)
+    try:
+        os.makedirs(path, mode)
+    except FileExistsError:
+        if os.path.isdir(path):
+            return False
+        raise
     os.chmod(path, mode)
     return True
+
+
+@contextlib.contextmanager
+def flocked(path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created 0600 if missing) for the duration of the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def host_setup_lock() -> str:
+    """The host-wide lock file; beside the temporary files when the host has no /run/lock."""
+    directory = os.path.dirname(HOST_SETUP_LOCK)
+    if os.path.isdir(directory):
+        return HOST_SETUP_LOCK
+    return os.path.join(tempfile.gettempdir(), os.path.basename(HOST_SETUP_LOCK))
 
 
 def remove_tree(path: str) -> None:

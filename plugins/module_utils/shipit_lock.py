@@ -18,7 +18,6 @@ A holder from another controller is stale once its heartbeat is older than its T
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from typing import Any, Dict, Optional
@@ -26,6 +25,7 @@ from typing import Any, Dict, Optional
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
     atomic_write,
     dump_json,
+    flocked,
     iso,
     makedirs,
     read_json,
@@ -36,23 +36,6 @@ LOCK_VERSION = 1
 #: Seconds a second run waits for the lock, and after which a lock held from another controller is stale.
 DEFAULT_LOCK_WAIT = 120
 DEFAULT_LOCK_TTL = 1800
-
-
-class _Guard:
-    """An exclusive flock on ``<lock>.guard`` for the read-modify-write of the lock."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path + ".guard"
-        self.fd = -1
-
-    def __enter__(self) -> "_Guard":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
 
 
 def read_holder(layout: ChannelLayout) -> Optional[Dict[str, Any]]:
@@ -106,7 +89,7 @@ def lock_operation(
         makedirs(layout.base, 0o755)
         makedirs(layout.state_dir, 0o755)
 
-    with _Guard(layout.lock_file):
+    with flocked(layout.lock_file + ".guard"):
         holder = read_holder(layout)
         result["holder"] = holder
         if state == "query":

@@ -246,6 +246,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_files import (
     atomic_write,
+    flocked,
+    host_setup_lock,
     makedirs,
     read_bytes,
     read_json,
@@ -315,16 +317,28 @@ class Instance:
         return out
 
     # ----------------------------------------------------------------- setup
-    def ensure_user(self) -> None:
-        name = self.p["user"]
+    def user_exists(self) -> bool:
         try:
-            pwd.getpwnam(name)
-            return
+            pwd.getpwnam(self.p["user"])
+            return True
         except KeyError:
-            pass
+            return False
+
+    def ensure_user(self) -> None:
+        if self.user_exists():
+            return
         self.changed = True
         if self.check_mode:
             return
+        # Two channels set up at once on one host both ran useradd for the one user, and the second replaced
+        # the first's, whose directories then belonged to nobody (seen with Debian's useradd): check and create
+        # under one host-wide lock.
+        with flocked(host_setup_lock()):
+            if not self.user_exists():
+                self.add_user()
+
+    def add_user(self) -> None:
+        name = self.p["user"]
         self.must(
             [
                 "useradd",

@@ -7,6 +7,7 @@ sandbox hosts in tests/integration/test_deploy*.py and test_rollback.py.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable
@@ -154,3 +155,50 @@ def test_a_live_bot_still_in_its_reconnect_backoff_is_restarted_so_it_reconnects
         return
     assert not failed and out["ready"] and out["restarted"], out
     assert out["restart_reason"] == bot_instance.RECONNECT_RESTART and systemd.restarts() == 2
+
+
+# --------------------------------------------------------------------------- the host's shared bot user
+
+
+def bare_instance(user_exists: Callable[[], bool], add_user: Callable[[], None]) -> bot_instance.Instance:
+    """An Instance with only what ensure_user reads (no module run)."""
+    instance = bot_instance.Instance.__new__(bot_instance.Instance)
+    instance.p = {"user": "cytube-bot"}
+    instance.check_mode = False
+    instance.changed = False
+    instance.user_exists = user_exists  # type: ignore[method-assign]
+    instance.add_user = add_user  # type: ignore[method-assign]
+    return instance
+
+
+def lock_is_held(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def test_the_bot_user_is_created_under_the_host_wide_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two channels set up at once on one host both ran useradd, and the second replaced the first's user."""
+    lock = tmp_path / "host-setup.lock"
+    monkeypatch.setattr(bot_instance, "host_setup_lock", lambda: str(lock))
+    seen_locked = []
+    instance = bare_instance(lambda: False, lambda: seen_locked.append(lock_is_held(lock)))
+    instance.ensure_user()
+    assert seen_locked == [True] and instance.changed
+    assert not lock_is_held(lock), "the lock outlived the user's creation"
+
+
+def test_a_bot_user_created_beside_us_while_we_waited_is_not_created_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot_instance, "host_setup_lock", lambda: str(tmp_path / "host-setup.lock"))
+    answers = iter([False, True])  # missing at first sight; there once we hold the lock
+    added = []
+    instance = bare_instance(lambda: next(answers), lambda: added.append(True))
+    instance.ensure_user()
+    assert added == []
