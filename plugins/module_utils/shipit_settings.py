@@ -32,7 +32,8 @@ PURPOSES = ("deploy", "verify", "rollback")
 #: Verification thresholds per environment profile. test: one pass. prod: a stricter reply
 #: deadline and a stability window (the round trip repeated ``repeat`` times, ``interval``
 #: seconds apart, on one connection, at most ``max_failures`` failed rounds), then the host is
-#: checked again. ``ready_timeout``: how long a (re)started bot may take to become ready.
+#: checked again. ``ready_timeout``: how long a (re)started bot may take to become ready. ``connection_wait``: how
+#: long a run may wait for CyTube's per-IP connection limit (runs on one controller share it and queue).
 PROFILES: Dict[str, Dict[str, float]] = {
     "test": {
         "connect_timeout": 5,
@@ -41,6 +42,7 @@ PROFILES: Dict[str, Dict[str, float]] = {
         "interval": 0,
         "max_failures": 0,
         "ready_timeout": 30,
+        "connection_wait": 60,
     },
     "prod": {
         "connect_timeout": 5,
@@ -49,6 +51,7 @@ PROFILES: Dict[str, Dict[str, float]] = {
         "interval": 10,
         "max_failures": 0,
         "ready_timeout": 30,
+        "connection_wait": 60,
     },
 }
 DEFAULT_PROFILE = "test"
@@ -60,6 +63,7 @@ THRESHOLDS: Dict[str, Tuple[type, float, bool]] = {
     "repeat": (int, 1, True),
     "interval": (float, 0, True),
     "max_failures": (int, 0, True),
+    "connection_wait": (float, 0, True),
 }
 DEFAULT_KEEP_RELEASES = 5
 #: Where a bot's health endpoint listens on its host (127.0.0.1), unless the channel sets shipit_health_port.

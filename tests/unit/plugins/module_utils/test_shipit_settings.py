@@ -41,6 +41,13 @@ def test_good_inputs_resolve_defaults_from_one_home() -> None:
     assert settings["verify"]["profile"] == "test"
 
 
+def test_the_wait_for_cytubes_connection_limit_is_a_setting() -> None:
+    settings, problems = resolve_inputs("deploy", raw())
+    assert problems == [] and settings["verify"]["connection_wait"] == 60
+    settings, problems = resolve_inputs("deploy", raw(verify_overrides={"connection_wait": 300}))
+    assert problems == [] and settings["verify"]["connection_wait"] == 300
+
+
 def test_prod_profile_with_overrides() -> None:
     settings, problems = resolve_inputs("verify", raw(verify_profile="prod", verify_overrides={"reply_timeout": 2}))
     assert problems == []
@@ -65,6 +72,7 @@ def test_prod_profile_with_overrides() -> None:
         ({"verify_profile": "staging"}, "shipit_verify_profile 'staging' is not a profile"),
         ({"verify_overrides": {"reply_timeut": 2}}, "unknown key 'reply_timeut'"),
         ({"verify_overrides": {"reply_timeout": 0}}, "reply_timeout 0 is not valid"),
+        ({"verify_overrides": {"connection_wait": -1}}, "connection_wait -1 is not valid: a number >= 0"),
         ({"verify_overrides": {"repeat": 3, "max_failures": 3}}, "max_failures 3 must be smaller than repeat 3"),
         ({"bot_source": None}, "shipit_bot_source is not set"),
         ({"root": "srv/bots"}, "shipit_root 'srv/bots' must be an absolute path"),
