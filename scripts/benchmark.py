@@ -13,10 +13,13 @@ Beside each, the baseline: the same host steps done by one plain shell script (s
 over ONE SSH connection on channel bench-7-base, then one probe of the bot from the controller with the
 collection's own probe (cytube_probe.run_probe), for the rows that verify.
 
-Ten-channel row: bench-1..bench-10 on sandbox-1..5 (two per host, accounts shipbot11..20), ten
-`ansible-playbook` runs of a new release started together; wall time, and how many verdicts were right
-(a run must end SUCCESS exactly when its bot really runs the new version and has joined its channel;
-every run that ends otherwise is printed). Its baseline: ten plain scripts started together.
+Ten-channel rows: bench-1..bench-10 on sandbox-1..5 (two per host, accounts shipbot11..20), a new release
+on all ten, three ways: ten `ansible-playbook` runs started together; ONE run over the inventory group
+bench_channels (one inventory host per channel, docs/operating.md "Many channels in one run"); and that one
+run with `connection_wait` 240 s, so that every channel queues for CyTube's limit instead of being refused.
+Wall time, and how many verdicts were right (a channel must end SUCCESS exactly when its bot really runs
+the new version and has joined its channel; every channel that ends otherwise is printed). Their baseline:
+ten plain scripts started together.
 
 CyTube allows the controller 5 connections, then 1 per 10 s, for ALL its runs (and the other users of
 this sandbox). Before a timed operation the benchmark books the connections it needs under its channel
@@ -79,6 +82,7 @@ HOSTS = 5
 CROWDED_CONNECT_TIMEOUT_S = 10.0
 BOOKING_WAIT_S = 3600.0
 FULL_BUCKET_WAIT_S = 120.0
+QUEUE_WAIT_S = 240.0
 SINGLE_HOST = "sandbox-4"
 SINGLE_CHANNEL = "bench-7"
 TIMINGS_LINE = re.compile(r"^\[[^\]]+\] timings: (?P<list>.*)$", re.M)
@@ -97,6 +101,11 @@ class Channel:
     @property
     def address(self) -> str:
         return "10.231.{}.2".format(self.host.rsplit("-", 1)[1])
+
+    @property
+    def target(self) -> str:
+        """Its inventory host in the group bench_channels (one host per channel, for one run of all ten)."""
+        return f"{self.name}@{self.host}"
 
     def baseline(self) -> Channel:
         """The plain script's instance beside it: same host and account, another channel and port."""
@@ -168,10 +177,12 @@ class Stand:
             }
             for n in range(1, HOSTS + 1)
         }
+        channel_hosts = {c.target: dict(hosts[c.host], shipit_channel=c.name) for c in self.channels}
         inventory = {
             "all": {
                 "children": {
                     "sandbox_hosts": {"hosts": hosts},
+                    "bench_channels": {"hosts": channel_hosts},
                     "shipit_bots": {"children": {"sandbox_hosts": {}}},
                     "shipit_dashboard": {"hosts": {"sandbox-1": {}}},
                 }
@@ -186,7 +197,7 @@ class Stand:
         extra = {"shipit_channels": channels, "shipit_dashboard_url": ""}
         self.channel_vars.write_text(yaml.safe_dump(extra))
 
-    def crowded_deadlines(self) -> tuple[str, str]:
+    def crowded_deadlines(self, connection_wait: float | None = None) -> tuple[str, str]:
         """The sandbox's verification deadlines, with a login deadline that survives ten runs at once.
 
         The sandbox allows the probe 3 s to connect and log in. Ten runs at once on 2 cores starve the
@@ -196,6 +207,8 @@ class Stand:
         settings = yaml.safe_load((GROUP_VARS / "all" / "shipit.yml").read_text())
         overrides = dict(settings.get("shipit_verify_overrides") or {})
         overrides["connect_timeout"] = max(float(overrides.get("connect_timeout", 0)), CROWDED_CONNECT_TIMEOUT_S)
+        if connection_wait is not None:
+            overrides["connection_wait"] = connection_wait
         return "-e", json.dumps({"shipit_verify_overrides": overrides})
 
     def channel(self, name: str) -> Channel:
@@ -252,6 +265,26 @@ class Stand:
         phases = {m["phase"]: float(m["seconds"]) for m in PHASE.finditer(timings["list"])} if timings else {}
         phases["ansible-playbook"] = elapsed
         return Run(elapsed, found["status"], found["text"], phases)
+
+    def one_run(self, name: str, *extra: str) -> tuple[float, list[Run]]:
+        """ONE run of ``name`` over all ten channels (the group bench_channels); its wall time, and each
+        channel's outcome as a Run in the order of ``self.channels`` (the run's wall time for each)."""
+        argv = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(REPO / "playbooks" / name)]
+        argv += ["-e", f"@{self.channel_vars}", "-e", "shipit_hosts=bench_channels", *extra]
+        started = time.monotonic()
+        done = subprocess.run(argv, cwd=REPO, env=environment(), capture_output=True, text=True, check=False)
+        elapsed = time.monotonic() - started
+        outcomes = {m["host"]: m for m in OUTCOME_LINE.finditer(done.stdout)}
+        timings = {m.group(0).split("]", 1)[0][1:]: m["list"] for m in TIMINGS_LINE.finditer(done.stdout)}
+        runs = []
+        for channel in self.channels:
+            found = outcomes.get(channel.target)
+            if found is None:
+                runs.append(Run(elapsed, f"NO OUTCOME (exit {done.returncode})", done.stdout[-400:]))
+                continue
+            phases = {m["phase"]: float(m["seconds"]) for m in PHASE.finditer(timings.get(channel.target, ""))}
+            runs.append(Run(elapsed, found["status"], found["text"], phases))
+        return elapsed, runs
 
     def put_uv(self, channel: Channel) -> None:
         """The controller's uv (requirements/controller.txt) at /usr/local/bin/uv of the channel's host, for the
@@ -551,45 +584,75 @@ def ten_baselines(stand: Stand, baseline: Baseline, house: dict[str, object]) ->
     return seconds, f" (baseline runs not ok: {', '.join(bad)})" if bad else ""
 
 
-def multi_channel_row(stand: Stand, baseline: Baseline, rounds: int, wheels: Path) -> tuple[Row, list[str], float]:
-    """Ten channels on five hosts, a new release each, ten runs started together."""
-    row = Row("10 channels on 5 hosts, new release (10 runs together)")
-    problems: list[str] = []
-    waits, right_total, succeeded = 0.0, 0, 0
-    for number in range(1, rounds + 1):
-        # Other users of the sandbox may have run `sandbox up` with fewer hosts (it removes the others).
-        subprocess.run([str(SANDBOX), "up", "--hosts", str(HOSTS)], check=True, capture_output=True)
-        version = f"3.{number}.{int(time.time()) % 100000}"
-        wheel = build_wheel(version, wheels)
-        house = warm_wheelhouse(wheel)
-        waits += stand.wait_for_full_bucket(limit=FULL_BUCKET_WAIT_S)
-        seconds, runs = together(
+#: How the ten channels are deployed: ten runs started together, one run of all ten, and one run whose
+#: channels may wait long enough for CyTube's connection limit to all be admitted (they queue).
+MULTI_MODES = (
+    ("10 runs together", None),
+    ("ONE run of all ten", None),
+    (f"ONE run, connection_wait {QUEUE_WAIT_S:g} s", QUEUE_WAIT_S),
+)
+
+
+def ten_channels(stand: Stand, mode: int, wheel: Path) -> tuple[float, list[Run]]:
+    """A new release on the ten channels, the ``mode``-th way of MULTI_MODES."""
+    deadlines = stand.crowded_deadlines(MULTI_MODES[mode][1])
+    if mode == 0:
+        return together(
             [
-                partial(stand.playbook, "deploy.yml", c, "-e", f"shipit_bot_source={wheel}", *stand.crowded_deadlines())
+                partial(stand.playbook, "deploy.yml", c, "-e", f"shipit_bot_source={wheel}", *deadlines)
                 for c in stand.channels
             ]
         )
-        names = [name for name in runs[0].phases if name not in ("total", "ansible-playbook")]
-        phases = {name: statistics.median(r.phases.get(name, 0.0) for r in runs) for name in names}
-        row.shipit.append(Run(seconds, "SUCCESS", phases={**phases, "ansible-playbook (each, median)": 0.0}))
-        row.shipit[-1].phases["ansible-playbook (each, median)"] = statistics.median(r.seconds for r in runs)
-        right, wrong = judge(stand, number, version, runs)
-        right_total += right
-        succeeded += sum(r.ok for r in runs)
-        problems += wrong
-        slowest = max(r.seconds for r in runs)
-        each = sorted(r.seconds for r in runs)
-        print(f"  the ten runs took {each[0]:.1f} .. {statistics.median(each):.1f} (median) .. {each[-1]:.1f} s")
-        waits += stand.wait_for_full_bucket(limit=FULL_BUCKET_WAIT_S)
-        base_seconds, base_note = ten_baselines(stand, baseline, house)
-        row.baseline.append(base_seconds)
-        print(
-            f"ten channels round {number} ({load()}): {seconds:.1f} s (slowest run {slowest:.1f} s), "
-            f"{right}/10 verdicts right; baseline {base_seconds:.1f} s{base_note}",
-            flush=True,
+    return stand.one_run("deploy.yml", "-e", f"shipit_bot_source={wheel}", *deadlines)
+
+
+def multi_channel_rows(
+    stand: Stand, baseline: Baseline, rounds: int, wheels: Path
+) -> tuple[list[Row], list[str], float]:
+    """Ten channels on five hosts, a new release each, in each way of MULTI_MODES."""
+    rows = [Row(f"10 channels on 5 hosts, new release ({label})") for label, _wait in MULTI_MODES]
+    problems: list[str] = []
+    waits = 0.0
+    right_total, succeeded = [0] * len(rows), [0] * len(rows)
+    for number in range(1, rounds + 1):
+        # Other users of the sandbox may have run `sandbox up` with fewer hosts (it removes the others).
+        subprocess.run([str(SANDBOX), "up", "--hosts", str(HOSTS)], check=True, capture_output=True)
+        for mode, row in enumerate(rows):
+            version = f"3.{number}{mode}.{int(time.time()) % 100000}"
+            wheel = build_wheel(version, wheels)
+            house = warm_wheelhouse(wheel)
+            waits += stand.wait_for_full_bucket(limit=FULL_BUCKET_WAIT_S)
+            seconds, runs = ten_channels(stand, mode, wheel)
+            names = [name for name in runs[0].phases if name not in ("total", "ansible-playbook")]
+            phases = {name: statistics.median(r.phases.get(name, 0.0) for r in runs) for name in names}
+            row.shipit.append(Run(seconds, "SUCCESS", phases=phases))
+            if mode == 0:
+                row.shipit[-1].phases["ansible-playbook (each, median)"] = statistics.median(r.seconds for r in runs)
+            right, wrong = judge(stand, number, version, runs)
+            right_total[mode] += right
+            succeeded[mode] += sum(r.ok for r in runs)
+            problems += wrong
+            if mode == 0:
+                each = sorted(r.seconds for r in runs)
+                print(
+                    f"  the ten runs took {each[0]:.1f} .. {statistics.median(each):.1f} (median) .. {each[-1]:.1f} s"
+                )
+                waits += stand.wait_for_full_bucket(limit=FULL_BUCKET_WAIT_S)
+                base_seconds, base_note = ten_baselines(stand, baseline, house)
+            # The plain scripts' figure is the same for every way shipit is run: measured once a round.
+            row.baseline.append(base_seconds)
+            print(
+                f"ten channels, {MULTI_MODES[mode][0]}, round {number} ({load()}): {seconds:.1f} s, "
+                f"{right}/10 verdicts right ({sum(r.ok for r in runs)} success); baseline {base_seconds:.1f} s"
+                f"{base_note}",
+                flush=True,
+            )
+    for mode, row in enumerate(rows):
+        row.note = (
+            f"{right_total[mode]}/{10 * rounds} verdicts right ({succeeded[mode]} success, "
+            "the others refused before any change)"
         )
-    row.note = f"{right_total}/{10 * rounds} verdicts right ({succeeded} success, the others refused before any change)"
-    return row, problems, waits
+    return rows, problems, waits
 
 
 def load() -> str:
@@ -620,8 +683,8 @@ def main() -> int:
             waited += waits
             print(f"after the single-host rows: {load()}", flush=True)
         if not args.skip_multi:
-            multi, problems, waits = multi_channel_row(stand, baseline, args.multi_rounds, wheels)
-            rows.append(multi)
+            multi, problems, waits = multi_channel_rows(stand, baseline, args.multi_rounds, wheels)
+            rows += multi
             waited += waits
             print(f"after the ten-channel row: {load()}", flush=True)
     print(
