@@ -113,6 +113,7 @@ def many(
     assert fresh.hosts.ssh(fresh.host, f"getent passwd {BOT_USER}").returncode != 0, "the bot user is still there"
     for channel in CHANNELS:
         harness.on(channel).wipe(channel)
+    fresh.wipe(SHARED)  # its second host (one_channel_twice), where it must never go live
     return harness
 
 
@@ -166,6 +167,27 @@ def test_a_broken_channel_is_rolled_back_while_the_others_go_live(many: ManyChan
     assert many.on(BROKEN).current(BROKEN) == before and many.health(BROKEN).get("version") == "1.0.0"
     for channel in ("shipit-many-1", "shipit-many-3"):
         assert many.health(channel).get("version") == "2.0.0", channel
+
+
+def test_verify_and_rollback_of_several_channels_in_one_run(many: ManyChannels, first: Run) -> None:
+    """After the broken run: many-1 and many-3 on 2.0.0, many-2 back on 1.0.0 (2.0.0 bad)."""
+    assert first.rc == 0, first.explain()
+    settings = {"shipit_channels": channel_settings(), "shipit_dashboard_url": ""}
+    verify = many.playbook("verify.yml", "many_channels", settings)
+    assert verify.rc == 0, verify.explain()
+    assert sorted((o["channel"], o["kind"], o["status"]) for o in verify.outcomes) == [
+        (channel, "verify", "success") for channel in sorted(CHANNELS)
+    ], verify.explain()
+    # A list of channels: --limit picks two of the group.
+    limit = f"{target('shipit-many-1')},{target('shipit-many-3')}"
+    rollback = many.playbook("rollback.yml", "many_channels", settings, "--limit", limit)
+    assert rollback.rc == 0, rollback.explain()
+    assert sorted((o["channel"], o["status"]) for o in rollback.outcomes) == [
+        ("shipit-many-1", "success"),
+        ("shipit-many-3", "success"),
+    ], rollback.explain()
+    for channel in CHANNELS:
+        assert many.health(channel).get("version") == "1.0.0", channel
 
 
 def test_a_channel_on_two_hosts_is_pre_flighted_once_and_a_refusal_refuses_both(many: ManyChannels, first: Run) -> None:
