@@ -83,10 +83,12 @@ def test_second_deploy_waits_for_the_first(shipit: Shipit, ids: dict[str, str]) 
 def test_verify_during_a_deploy_waits_instead_of_kicking_its_verification(shipit: Shipit, ids: dict[str, str]) -> None:
     """CyTube kicks the older of two probe logins in one channel: a verify that did not wait for the lock would
     end the deploy's verification (inconclusive, the new release live but unverified)."""
-    before = make_live(shipit, ids, "1.0.0")
+    before = shipit.current()
+    # Any release other than the live one: the test waits for the switch.
+    version = "2.0.0" if before != ids["2.0.0"] else "1.0.0"
     shipit.standin.reset()
     window = {"shipit_verify_overrides": {"repeat": 4, "interval": 3}}
-    deploy = shipit.start("deploy.yml", CHANNEL_1, dict(window, shipit_bot_source=str(shipit.wheels["2.0.0"])))
+    deploy = shipit.start("deploy.yml", CHANNEL_1, dict(window, shipit_bot_source=str(shipit.wheels[version])))
     try:
         # Switched: the deploy is in its verification, a stability window of about 9 s.
         wait_until(lambda: shipit.current() != before or deploy.poll() is not None, 120, "the deploy to switch")
@@ -99,7 +101,7 @@ def test_verify_during_a_deploy_waits_instead_of_kicking_its_verification(shipit
     assert verify.rc == 0, verify.explain()
     assert f"channel {CHANNEL_1} is locked by" in verify.stdout and f"pid {deploy.pid}" in verify.stdout
     assert verify.outcome["kind"] == "verify" and verify.outcome["status"] == "success"
-    assert verify.outcome["timings"]["lock"] > 0 and verify.outcome["release"]["id"] == ids["2.0.0"]
+    assert verify.outcome["timings"]["lock"] > 0 and verify.outcome["release"]["id"] == ids[version]
     assert not lock_held(shipit), "verify did not release the lock"
 
 
