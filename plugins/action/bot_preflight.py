@@ -24,6 +24,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig 
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import HttpError, TLSSettings, http_get
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import (
+    DEFAULT_CONNECTION_WAIT_S,
     ConnectionBudget,
     server_key,
 )
@@ -40,7 +41,7 @@ ARGUMENT_SPEC: Dict[str, Dict[str, Any]] = {
     "probe_rank": {"type": "float", "default": 0.0},
     "channel_password": {"type": "str", "no_log": True},
     "connections_needed": {"type": "int", "default": 0},
-    "wait_budget": {"type": "float", "default": 60.0},
+    "wait_budget": {"type": "float", "default": DEFAULT_CONNECTION_WAIT_S},
     "rate_limit_dir": {"type": "path"},
     "forwarded_for": {"type": "str"},
 }

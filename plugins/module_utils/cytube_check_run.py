@@ -21,10 +21,11 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_check_spec im
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.cytube_client import one_line, scrub
 from ansible_collections.cytube.shipit.plugins.module_utils.cytube_probe import run_probe
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import DEFAULT_CONNECTION_WAIT_S
 
 #: options of cytube_check on top of the shared probe options (cytube_check_spec)
 RATE_LIMIT_SPEC: Dict[str, Dict[str, Any]] = {
-    "rate_limit_wait": {"type": "float", "default": 60.0},
+    "rate_limit_wait": {"type": "float", "default": DEFAULT_CONNECTION_WAIT_S},
     "rate_limit_dir": {"type": "path"},
 }
 

@@ -48,6 +48,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.cytube_socketconfig 
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_http import TLSSettings
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import (
+    DEFAULT_CONNECTION_WAIT_S,
     ClaimedBudget,
     ConnectionBudget,
     RateLimited,
@@ -140,7 +141,7 @@ class ProbeConfig:
     ca_path: Optional[str] = None
     forwarded_for: Optional[str] = None
     #: seconds the probe may wait for a token of CyTube's per-IP connection limit
-    rate_limit_wait: float = 60.0
+    rate_limit_wait: float = DEFAULT_CONNECTION_WAIT_S
     #: where the controller keeps its connection buckets (None: the cache directory)
     rate_limit_dir: Optional[str] = None
     #: command (public chat), pm (private message) or presence (the user list only)

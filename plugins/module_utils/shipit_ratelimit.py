@@ -51,6 +51,8 @@ MAX_QUEUE_S = 3600.0
 #: a booked slot not used this long after its start is dropped (the run died or failed first)
 CLAIM_TTL_S = 900.0
 STATE_VERSION = 1
+#: how long a run waits, by default, for the connections it needs (shipit_verify_overrides: connection_wait)
+DEFAULT_CONNECTION_WAIT_S = 60.0
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]

@@ -25,6 +25,7 @@ from ansible_collections.cytube.shipit.plugins.module_utils.shipit_layout import
     USER_RULE,
 )
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_lock import DEFAULT_LOCK_TTL, DEFAULT_LOCK_WAIT
+from ansible_collections.cytube.shipit.plugins.module_utils.shipit_ratelimit import DEFAULT_CONNECTION_WAIT_S
 from ansible_collections.cytube.shipit.plugins.module_utils.shipit_service import DEFAULT_ERROR_PATTERN
 
 PURPOSES = ("deploy", "verify", "rollback")
@@ -42,7 +43,7 @@ PROFILES: Dict[str, Dict[str, float]] = {
         "interval": 0,
         "max_failures": 0,
         "ready_timeout": 30,
-        "connection_wait": 60,
+        "connection_wait": DEFAULT_CONNECTION_WAIT_S,
     },
     "prod": {
         "connect_timeout": 5,
@@ -51,7 +52,7 @@ PROFILES: Dict[str, Dict[str, float]] = {
         "interval": 10,
         "max_failures": 0,
         "ready_timeout": 30,
-        "connection_wait": 60,
+        "connection_wait": DEFAULT_CONNECTION_WAIT_S,
     },
 }
 DEFAULT_PROFILE = "test"

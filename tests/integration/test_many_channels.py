@@ -67,7 +67,8 @@ class ManyChannels(Shipit):
         """What the channel's bot says on its health endpoint, asked on its host ({} when it does not answer)."""
         url = f"http://127.0.0.1:{CHANNELS[channel][2]}/health"
         fetch = f"import urllib.request; print(urllib.request.urlopen('{url}', timeout=3).read().decode())"
-        out = self.on(channel).hosts.ssh(self.on(channel).host, f'python3 -c "{fetch}"').stdout
+        host = self.on(channel)
+        out = host.hosts.ssh(host.host, f'python3 -c "{fetch}"').stdout
         return json.loads(out) if out.strip() else {}
 
     def deploy_all(self, version: str, extra: dict[str, Any] | None = None) -> Run:
